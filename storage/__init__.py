@@ -1,0 +1,1 @@
+"""Persistence for Attaché: a backend-neutral Storage protocol and its SQLite implementation."""
