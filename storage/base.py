@@ -334,7 +334,7 @@ class Storage(Protocol):
 
     async def search(self, query: SearchQuery) -> SearchPage: ...
 
-    async def iter_articles(self, batch_size: int = 500) -> AsyncIterator[Article]:
+    def iter_articles(self, batch_size: int = 500) -> AsyncIterator[Article]:
         """Every stored article, oldest first (for reindexing)."""
         ...
 
@@ -400,7 +400,7 @@ class Storage(Protocol):
 
     async def delete_all_subscriptions(self, chat_id: int) -> int: ...
 
-    async def all_subscriptions(self) -> AsyncIterator[Subscription]:
+    def all_subscriptions(self) -> AsyncIterator[Subscription]:
         """Every subscription of every chat that is not blocked (to build the match index)."""
         ...
 

@@ -1,0 +1,1 @@
+"""Subscription matching, digest composition and delivery."""

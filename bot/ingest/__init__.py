@@ -1,0 +1,1 @@
+"""Source -> article: plain text, HTML pages, fetched URLs, feeds and bulk files."""

@@ -1,0 +1,39 @@
+"""A local Telegram Bot API server for tests and ``attache console``.
+
+``BotApiServer`` speaks the Bot API to the real python-telegram-bot client on 127.0.0.1 and
+lets Python code act as Telegram users; see :mod:`bot.sandbox.server`.
+"""
+
+from __future__ import annotations
+
+from bot.sandbox.faults import Fault, FaultKind, Faults, InjectedFault
+from bot.sandbox.html_parse import EntityParseError, MessageEntity, parse_html
+from bot.sandbox.limits import RateLimits
+from bot.sandbox.models import (
+    AnsweredCallback,
+    InlineButton,
+    LogEntry,
+    SandboxChat,
+    SandboxMessage,
+    SandboxUser,
+)
+from bot.sandbox.server import ApiError, BotApiServer
+
+__all__ = [
+    "AnsweredCallback",
+    "ApiError",
+    "BotApiServer",
+    "EntityParseError",
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "InjectedFault",
+    "InlineButton",
+    "LogEntry",
+    "MessageEntity",
+    "RateLimits",
+    "SandboxChat",
+    "SandboxMessage",
+    "SandboxUser",
+    "parse_html",
+]

@@ -1,0 +1,297 @@
+"""Command-line entry point: ``attache run | console | ingest | search | person | extract | ...``.
+
+``--json`` output goes to stdout alone; logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.factory import open_services
+from bot.logs import setup_logging
+from bot.render import plain_snippet
+from bot.services import SearchResult, Services
+from storage.base import SearchHit
+
+log = logging.getLogger("attache")
+
+SETUP_HELP = """\
+TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
+
+  1. In Telegram, talk to @BotFather, send /newbot and follow the steps; it gives you a token.
+  2. Put it in a .env file next to this README:  TELEGRAM_BOT_TOKEN=123456:ABC...
+     (copy .env.example to .env to start from the documented defaults)
+  3. Run `make run` again.
+
+To try the bot without a token, run `make console` (or `attache console`): it starts a local
+Telegram-like server and lets you talk to the bot in this terminal.
+"""
+
+
+def _hit_json(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "url": hit.url,
+        "source": hit.source,
+        "published_at": hit.published_at.isoformat() if hit.published_at else None,
+        "snippet": plain_snippet(hit.snippet),
+        "is_diplomatic": hit.is_diplomatic,
+    }
+
+
+def _search_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "pages": result.pages,
+        "warnings": list(result.warnings),
+        "results": [_hit_json(h) for h in result.hits],
+    }
+
+
+def _print_hits(result: SearchResult, out: TextIO) -> None:
+    for warning in result.warnings:
+        print(f"note: {warning}", file=out)
+    print(f"{result.total} result(s); page {result.page} of {max(result.pages, 1)}", file=out)
+    for hit in result.hits:
+        when = hit.published_at.date().isoformat() if hit.published_at else "undated"
+        print(f"\n#{hit.id}  {hit.title}\n    {hit.source} · {when}", file=out)
+        if hit.url:
+            print(f"    {hit.url}", file=out)
+        print(f"    {plain_snippet(hit.snippet, mark='*')}", file=out)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
+    from bot.progress import Progress
+
+    with Progress("ingest", unit="article") as progress:
+        report = await services.ingest_sources(args.sources, progress=progress.advance)
+    if args.json:
+        payload = {
+            "added": report.added,
+            "duplicates": report.duplicates,
+            "failed": report.failed,
+            "errors": [{"source": e.source, "error": e.error} for e in report.errors],
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        for outcome in report.outcomes:
+            state = "added" if outcome.created else f"duplicate of #{outcome.article_id}"
+            print(f"#{outcome.article_id} {state}: {outcome.title}")
+        for error in report.errors:
+            print(f"error: {error.source}: {error.error}", file=sys.stderr)
+        print(f"{report.added} added, {report.duplicates} duplicates, {report.failed} failed")
+    return 0 if report.failed == 0 else 1
+
+
+async def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    query = " ".join(args.query)
+    result = await services.search(
+        query,
+        page=args.page,
+        page_size=args.limit,
+        order="newest" if args.newest else None,
+    )
+    if args.json:
+        print(json.dumps(_search_json(result), ensure_ascii=False))
+    else:
+        _print_hits(result, sys.stdout)
+    return 0
+
+
+async def cmd_person(services: Services, args: argparse.Namespace) -> int:
+    name = " ".join(args.name)
+    result = await services.person(name, page=args.page, page_size=args.limit)
+    if args.json:
+        payload = {
+            "query": name,
+            "candidates": [
+                {
+                    "id": c.id,
+                    "canonical": c.canonical,
+                    "aliases": list(c.aliases),
+                    "articles": c.articles,
+                }
+                for c in result.candidates
+            ],
+            "results": [_hit_json(h) for h in result.results.hits] if result.results else [],
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+        return 0
+    if not result.candidates:
+        print(f"No person known as {name!r}.")
+    elif result.results is None:
+        print(f"{name!r} may mean several people:")
+        for c in result.candidates:
+            print(f"  {c.canonical} ({c.articles} article(s))")
+    else:
+        person = result.candidates[0]
+        print(f"{person.canonical} — also: {', '.join(person.aliases)}")
+        _print_hits(result.results, sys.stdout)
+    return 0
+
+
+async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
+    stats = await services.stats()
+    fields = {
+        "articles": stats.articles,
+        "sources": stats.sources,
+        "entities": stats.entities,
+        "chats": stats.chats,
+        "subscriptions": stats.subscriptions,
+        "feeds": stats.feeds,
+        "db_bytes": stats.db_bytes,
+    }
+    if args.json:
+        print(json.dumps(fields))
+    else:
+        for key, value in fields.items():
+            print(f"{key:>14}: {value}")
+    return 0
+
+
+async def cmd_reindex(services: Services, args: argparse.Namespace) -> int:
+    from bot.progress import Progress
+
+    total = await services.storage.count_articles()
+    with Progress("reindex", unit="article", total=total) as progress:
+        done = await services.reindex(progress=progress.advance)
+    print(f"re-extracted entities of {done} article(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from bot.nlp.cli import run_extract
+
+    if args.file:
+        with Path(args.file).open(encoding="utf-8") as handle:
+            return run_extract(handle, sys.stdout)
+    return run_extract(sys.stdin, sys.stdout)
+
+
+def cmd_run(settings: Settings) -> int:
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        print(SETUP_HELP, file=sys.stderr)
+        return 2
+    from bot.app import run_bot
+
+    run_bot(settings)
+    return 0
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    return run_console(settings, script=args.script)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", metavar="PATH", help="SQLite database file (default: from DATABASE_URL)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="attache", description="Attaché: diplomatic news in Telegram."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", parents=[common], help="start the Telegram bot")
+    console = sub.add_parser(
+        "console", parents=[common], help="try the bot in this terminal, without a token"
+    )
+    console.add_argument("--script", metavar="FILE", help="read the user's lines from FILE")
+
+    ingest = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="store articles from files (JSON, JSONL, text, HTML) or URLs",
+    )
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE")
+    ingest.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    search = sub.add_parser("search", parents=[common], help="search stored articles")
+    search.add_argument("query", nargs="+", metavar="QUERY")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--limit", type=int, default=10, help="results per page (default 10)")
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--newest", action="store_true", help="newest first instead of best first")
+
+    person = sub.add_parser("person", parents=[common], help="articles that mention a person")
+    person.add_argument("name", nargs="+", metavar="NAME")
+    person.add_argument("--json", action="store_true")
+    person.add_argument("--limit", type=int, default=10)
+    person.add_argument("--page", type=int, default=1)
+
+    extract = sub.add_parser(
+        "extract", parents=[common], help="JSON lines in, persons/countries/orgs/verdict out"
+    )
+    extract.add_argument("file", nargs="?", help="input file (default: standard input)")
+
+    stats = sub.add_parser("stats", parents=[common], help="what the database holds")
+    stats.add_argument("--json", action="store_true")
+
+    sub.add_parser("reindex", parents=[common], help="re-extract entities of every article")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "db", None):
+        overrides["database_url"] = f"sqlite:///{Path(args.db)}"
+    return load_settings(**overrides)
+
+
+async def _with_services(
+    settings: Settings,
+    command: Callable[[Services, argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
+    async with open_services(settings) as services:
+        return await command(services, args)
+
+
+ASYNC_COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int]]] = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "person": cmd_person,
+    "stats": cmd_stats,
+    "reindex": cmd_reindex,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"attache: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    if args.command == "run":
+        return cmd_run(settings)
+    if args.command == "console":
+        return cmd_console(settings, args)
+    if args.command == "extract":
+        return cmd_extract(args)
+    return asyncio.run(_with_services(settings, ASYNC_COMMANDS[args.command], args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

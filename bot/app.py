@@ -1,0 +1,155 @@
+"""The composition root: builds the PTB ``Application`` with every handler, and runs it.
+
+This is the only module that imports ``handlers``. Long polling by default; a webhook when
+``WEBHOOK_URL`` is set (Telegram's ``secret_token`` header checked against ``WEBHOOK_SECRET``).
+PTB's ``run_polling``/``run_webhook`` stop gracefully on SIGINT and SIGTERM, running
+``post_shutdown`` (which closes storage) on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    CommandHandler,
+    Defaults,
+)
+
+from bot.commands import Scope, menu
+from bot.config import Settings
+from bot.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
+from bot.factory import make_storage
+from bot.services import Services
+from handlers import (
+    access,
+    admin,
+    channel,
+    digest,
+    errors,
+    fallback,
+    help,
+    ingest_forward,
+    latest,
+    person,
+    search,
+    start,
+    stop,
+    subscribe,
+)
+
+log = logging.getLogger("attache.app")
+
+AttacheApp = Application[Any, AttacheContext, UserData, ChatData, BotData, Any]
+# Only what some handler uses; anything else would be fetched and thrown away.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.CHANNEL_POST]
+# Feature modules in matching order; fallback must stay last (it catches everything left).
+FEATURES = (
+    start,
+    help,
+    search,
+    person,
+    latest,
+    subscribe,
+    digest,
+    stop,
+    admin,
+    channel,
+    ingest_forward,
+    fallback,
+)
+
+
+def file_base_url(base_url: str) -> str:
+    """``http://host/bot`` -> ``http://host/file/bot`` (the Bot API's file download root)."""
+    head, sep, tail = base_url.rstrip("/").rpartition("/")
+    if sep and tail.startswith("bot"):
+        return f"{head}/file/{tail}"
+    return base_url.rstrip("/") + "/file/bot"
+
+
+def registered_commands(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> set[str]:
+    """Every command name a list of handlers answers (to compare with ``bot.commands``)."""
+    names: set[str] = set()
+    for handler in handlers:
+        if isinstance(handler, CommandHandler):
+            names.update(handler.commands)
+    return names
+
+
+def build_application(settings: Settings, services: Services | None = None) -> AttacheApp:
+    """The bot, wired: storage and services opened in post_init, closed in post_shutdown."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    services = services if services is not None else Services(make_storage(settings), settings)
+
+    async def post_init(app: AttacheApp) -> None:
+        await services.open()
+        scopes: tuple[tuple[Scope, BotCommandScope], ...] = (
+            ("private", BotCommandScopeAllPrivateChats()),
+            ("group", BotCommandScopeAllGroupChats()),
+        )
+        for scope, scope_object in scopes:
+            commands = [BotCommand(name, text) for name, text in menu(scope)]
+            await app.bot.set_my_commands(commands, scope=scope_object)
+        log.info("bot @%s ready", app.bot.username)
+
+    async def post_shutdown(app: AttacheApp) -> None:
+        await services.close()
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_base_url(settings.telegram_api_base_url))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .context_types(CONTEXT_TYPES)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    app.bot_data.bind(settings, services)
+    app.add_handlers(access.HANDLERS, group=-1)
+    for feature in FEATURES:
+        app.add_handlers(feature.HANDLERS)
+    app.add_error_handler(errors.on_error)
+    return app
+
+
+def run_bot(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
+    app = build_application(settings)
+    if settings.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        return
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -1,0 +1,619 @@
+"""Persons, countries and organisations with character spans, found by rules and gazetteers.
+
+One regular expression finds runs of capitalised words ("Russian Foreign Minister Sergei Lavrov",
+"Charter of the United Nations"). Inside a run, the longest gazetteer phrases become countries,
+demonyms or organisations, title words are cut off (and mark the next name as a person), and what
+is left is judged word by word: statistics learned from public-domain newswire (how often a
+capitalised word is part of a person's name), first-name and office-holder gazetteers, and cues
+around the run (titles, "said", "according to"). A later bare surname links to the full name
+found earlier in the article. Only dict look-ups and precompiled regexes run per word.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.nlp.names import TITLE_WORDS, alias_keys, fold_token, person_key
+
+
+def _words(block: str) -> list[str]:
+    """Whitespace-separated words of a literal block (keeps long word lists readable)."""
+    return block.split()
+
+
+DATA_DIR = Path(__file__).parent / "data"
+
+EntityKind = Literal["person", "country", "org"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One mention: text[start:end] == text; canonical name and entity key it resolves to."""
+
+    start: int
+    end: int
+    text: str
+    canonical: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySummary:
+    """One distinct entity of an article with its lookup aliases and how often it is mentioned."""
+
+    kind: EntityKind
+    canonical: str
+    key: str
+    aliases: tuple[str, ...]
+    mentions: int
+    first_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Diplomatic relevance: a score in 0..1, the label, and the cues that fired."""
+
+    score: float
+    label: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """Everything `extract` finds in one text."""
+
+    persons: tuple[Span, ...]
+    countries: tuple[Span, ...]
+    orgs: tuple[Span, ...]
+    entities: tuple[EntitySummary, ...]
+    diplomatic: Verdict = field(default_factory=lambda: Verdict(0.0, False, ()))
+
+
+# --- patterns ---------------------------------------------------------------------------------
+
+_UPPER = "".join(
+    sorted({chr(c) for c in [*range(0x41, 0x250), *range(0x370, 0x530)] if chr(c).isupper()})
+)
+_UP = f"[{re.escape(_UPPER)}]"
+_ABBREVIATIONS = "Mr|Mrs|Ms|Mme|Dr|Prof|Gen|Lt|Col|Sgt|Capt|Gov|Sen|Rep|Adm|Maj|Rev|Messrs|St|Jr|Sr"
+_WORD = (
+    rf"(?:(?:{_ABBREVIATIONS})\.(?=[ \t])|(?:{_UP}\.){{2,}}|{_UP}\.(?=[ \t]+{_UP})"
+    rf"|(?:(?:al|el|ul|as|ash|ad|an|ar|at|az|bin|ibn|ben|abu|de|d|l|O)['’-])?"
+    rf"{_UP}(?:['’]{_UP})?[^\W_]*(?:['’](?!s\b)[^\W\d_]+)?(?:-[^\W_]+)*\+?)"
+)
+_CONNECTORS = (
+    "of|for|and|the|in|on|de|du|des|del|della|da|do|dos|das|van|von|der|den|ter|la|le|bin|ibn|"
+    "al|el|y|bint|ben|e|di|zu"
+)
+_RUN = re.compile(rf"{_WORD}(?:[ \t]+(?:(?:{_CONNECTORS})[ \t]+)*{_WORD})*")
+_TOKEN = re.compile(rf"{_WORD}|\b(?:{_CONNECTORS})\b")
+_NAME_PARTICLES = frozenset(
+    _words(
+        """
+        de du des del della da do dos das van von der den ter la le bin ibn al el bint ben
+        di zu y e
+        """
+    )
+)
+_INITIAL = re.compile(rf"{_UP}\.")
+_LOWER_IN_WORD = re.compile(r"[a-z]")
+_CAMEL = re.compile(r"^(?:Mc|Mac|O['’]|D['’]|De|Di|Da|Du|La|Le|Van|Von|Al-|El-)?[^\W_][^\W\d_]*$")
+
+_SPEECH_VERBS = (
+    "said|says|say|told|tells|added|adds|noted|notes|stressed|stresses|emphasized|emphasised|"
+    "underlined|announced|announces|stated|states|declared|insisted|warned|warns|urged|urges|"
+    "believes|believed|thinks|argued|argues|explained|explains|recalled|remarked|wrote|writes|"
+    "asked|asks|replied|responded|confirmed|denied|admitted|acknowledged|claimed|predicted|"
+    "reported|reports|commented|concluded|continued|expressed|agreed|met|meets|visited|visits|"
+    "called|calls|accused|praised|criticized|criticised|welcomed|signed|spoke|speaks|led|leads"
+)
+_CUE_AFTER = re.compile(
+    rf"[ \t]*(?:(?:,[^,.;:\"“”\n]{{1,90}},[ \t]*)?(?:{_SPEECH_VERBS})|"
+    rf"(?:was|is|has|had|will|would|also|who)[ \t]+[a-z])\b",
+    re.IGNORECASE,
+)
+_BLOCK_AFTER = re.compile(r"[ \t]+(?:administration|doctrine|era|cabinet|government)\b")
+_ROMAN = frozenset(
+    _words(
+        """
+    II III IV V VI VII VIII IX XI XII XIII XIV XV XVI
+    """
+    )
+)
+_HEAD_NOUNS = frozenset(
+    _words(
+        """
+        airport university ministry council party committee commission agency department
+        office court army bank institute center centre company corporation street avenue
+        square bridge hospital school church mosque palace province region district county
+        island islands river sea lake times post journal foundation cup prize prison
+        stadium park station hotel airlines news club tower building museum
+        """
+    )
+)
+_EVENT_HEADS = frozenset(
+    _words(
+        """
+    hurricane storm typhoon cyclone tropical operation fort camp
+    """
+    )
+)
+_HYPHEN_NOT_NAME = re.compile(r"-(?:born|based|led|backed|owned|run|made|style|old|aged|era)$")
+_CUE_BEFORE = re.compile(
+    r"(?:\b(?:said|says|told|according to|added|stressed|noted|asked|by|with|and|between|"
+    r"minister|president|prime minister|spokesman|spokeswoman|spokesperson|ambassador|envoy|"
+    r"secretary|chairman|chairwoman|chief|director|head|premier|leader|counterpart|colleague|"
+    r"commander|governor|senator|representative|deputy|adviser|advisor|aide|official|"
+    r"correspondent|reporter|lawyer|attorney|mr|mrs|ms|dr)\.?[ \t]+|[Ss]aid[ \t]*,?[ \t]*)$",
+    re.IGNORECASE,
+)
+_TITLE_BEFORE = re.compile(
+    r"(?:\b(?:minister|president|prime minister|spokesman|spokeswoman|spokesperson|ambassador|"
+    r"envoy|secretary|chairman|chairwoman|chief|director|premier|leader|counterpart|commander|"
+    r"governor|senator|adviser|advisor|aide|correspondent|reporter|lawyer|attorney|mr|mrs|ms|dr|"
+    r"colleague|candidate|general|coach|judge|actor|singer|player|economist|analyst|professor|"
+    r"author|writer|journalist|activist|dissident|wife|husband|son|daughter|brother|sister|"
+    r"mother|father|named|nominee)\.?,?[ \t]+)$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = frozenset('.!?:;"“”«»—–-\n([')
+
+# Capitalised words that are never a person's name or part of one in news text.
+_NOT_NAMES = frozenset(
+    _words(
+        """
+        january february march april may june july august september october november
+        december monday tuesday wednesday thursday friday saturday sunday today yesterday
+        tomorrow eurasian european western eastern northern southern central arab asian
+        african latin islamic muslim christian catholic orthodox jewish sunni shiite
+        shi'ite shia kurdish baltic nordic near far soviet caucasus caucasian pacific
+        atlantic mediterranean middle east west north south read more news events photo
+        video source update breaking live opinion editorial ministry foreign affairs
+        embassy council union state republic kingdom federation government parliament
+        congress senate assembly committee commission agency department office court party
+        army police forces force navy bank university institute center centre university
+        organization organisation association company group corporation inc ltd airlines
+        airport times post journal tribune herald press agency reuters associated afp tass
+        ria novosti kazinform belta xinhua interfax itar sputnik voa bbc cnn internet
+        charter treaty agreement declaration convention summit conference forum cup league
+        championship olympic olympics games world national international global regional
+        federal democratic republican liberal socialist communist conservative labour
+        labor green greens independent province region district city county island islands
+        river sea ocean lake mountain mountains valley street avenue square bridge
+        hospital school church mosque temple palace god allah christmas easter ramadan eid
+        new year internet covid coronavirus ebola aids hiv english french german spanish
+        arabic russian chinese the this that these those there their our we you they he
+        she it his her its in on at by for of and or but if as a an to from with minister
+        president secretary ambassador king queen prince general chief premier i ii iii iv
+        v vi jan feb mar apr jun jul aug sep sept oct nov dec top mr mrs ms dr prof gen
+        hurricane storm typhoon cyclone tropical
+        """
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Gazetteer:
+    phrase_exact: dict[str, tuple[str, str]]  # alias as written -> (kind, id)
+    phrase_lower: dict[str, tuple[str, str]]  # lower-cased alias -> (kind, id)
+    max_phrase_words: int
+    country_names: dict[str, str]  # iso2 -> canonical
+    org_names: dict[str, str]  # org key -> canonical
+    token_stats: dict[str, tuple[int, int]]  # lower token -> (in person names, capitalised)
+    common_lower: frozenset[str]
+    first_names: frozenset[str]
+    name_tokens: dict[str, int]
+    leaders: dict[str, str]  # folded full-name key -> canonical English name
+    leader_surnames: dict[str, str]  # folded surname -> canonical (only unambiguous ones)
+
+
+def _load_gz(name: str) -> dict[str, object]:
+    with gzip.open(DATA_DIR / name, "rt", encoding="utf-8") as fh:
+        loaded: dict[str, object] = json.load(fh)
+    return loaded
+
+
+@functools.cache
+def _gazetteer() -> _Gazetteer:
+    geo = _load_gz("geo.json.gz")
+    names = _load_gz("names.json.gz")
+    stats = _load_gz("gmb_stats.json.gz")
+    exact: dict[str, tuple[str, str]] = {}
+    lower: dict[str, tuple[str, str]] = {}
+
+    def add(alias: str, kind: str, ident: str) -> None:
+        letters = [c for c in alias if c.isalpha()]
+        if letters and all(c.isupper() for c in letters):
+            exact.setdefault(alias, (kind, ident))  # acronyms: "WHO" but never "who"
+        else:
+            lower.setdefault(alias.lower(), (kind, ident))
+
+    country_names: dict[str, str] = {}
+    org_names: dict[str, str] = {}
+    orgs = geo["orgs"]
+    countries = geo["countries"]
+    assert isinstance(orgs, list) and isinstance(countries, list)
+    for key, canonical, aliases in orgs:
+        org_names[key] = canonical
+        for alias in aliases:
+            add(alias, "org", key)
+    for iso2, country_aliases, demonyms in countries:
+        country_names[iso2] = country_aliases[0]
+        for alias in country_aliases:
+            add(alias, "country", iso2)
+        for demonym in demonyms:
+            add(demonym, "demonym", iso2)
+    max_words = max(len(a.split()) for a in [*exact, *lower])
+
+    leaders: dict[str, str] = {}
+    surname_owner: dict[str, set[str]] = {}
+    leader_rows = names["leaders"]
+    assert isinstance(leader_rows, list)
+    for name_en, _qid, _position in leader_rows:
+        key = person_key(name_en)
+        leaders.setdefault(key, name_en)
+        parts = key.removeprefix("person:").split()
+        if len(parts) >= 2:
+            surname_owner.setdefault(parts[-1], set()).add(name_en)
+    token_stats = stats["token_stats"]
+    common = stats["common_lower"]
+    first = names["first_names"]
+    name_tok = names["name_tokens"]
+    assert isinstance(token_stats, dict) and isinstance(common, list)
+    assert isinstance(first, list) and isinstance(name_tok, dict)
+    return _Gazetteer(
+        phrase_exact=exact,
+        phrase_lower=lower,
+        max_phrase_words=max_words,
+        country_names=country_names,
+        org_names=org_names,
+        token_stats={k: (v[0], v[1]) for k, v in token_stats.items()},
+        common_lower=frozenset(common),
+        first_names=frozenset(first),
+        name_tokens=name_tok,
+        leaders=leaders,
+        leader_surnames={s: next(iter(o)) for s, o in surname_owner.items() if len(o) == 1},
+    )
+
+
+# --- person decisions -------------------------------------------------------------------------
+
+_NAME, _UNKNOWN, _WEAK, _NOT = 3, 2, 1, 0
+
+
+def _word_class(word: str, gaz: _Gazetteer) -> int:
+    """Is this capitalised word a name word, a non-name word, or unknown?"""
+    low = word.lower()
+    if low in _NOT_NAMES or low.rstrip(".") in TITLE_WORDS:
+        return _NOT
+    if len(word) > 1 and word[1:2] != "." and not _LOWER_IN_WORD.search(word):
+        return _NOT  # ALL CAPS: an acronym or a shouted headline
+    if not _CAMEL.match(word.replace("-", "")) and "-" not in word:
+        return _NOT  # "BelTA", "iPhone": brands and agencies, not names
+    if _HYPHEN_NOT_NAME.search(low):
+        return _NOT  # "Nigerian-born", "Thirty-one-year-old"
+    stat = gaz.token_stats.get(low)
+    if stat is not None:
+        in_names, seen = stat
+        if seen >= 2:
+            ratio = in_names / seen
+            if ratio >= 0.5:
+                return _NAME
+            if ratio < 0.2 and seen >= 3:
+                return _WEAK  # usually a place or an organisation word
+    if low in gaz.first_names or low in gaz.leader_surnames:
+        return _NAME
+    if low in gaz.common_lower:
+        return _WEAK
+    return _UNKNOWN
+
+
+@dataclass(slots=True)
+class _Candidate:
+    start: int
+    end: int
+    words: list[str]
+    classes: list[int]
+    title_before: bool
+    cue: bool
+    sentence_initial: bool
+    blocked: bool
+
+
+def _is_first_name(word: str, gaz: _Gazetteer) -> bool:
+    low = word.lower()
+    if low in gaz.first_names:
+        return True
+    folded = fold_token(word)
+    return folded in gaz.first_names or (
+        gaz.name_tokens.get(low, 0) >= 40 and low not in gaz.common_lower
+    )
+
+
+def _is_person(cand: _Candidate, gaz: _Gazetteer) -> bool:
+    words, classes = cand.words, cand.classes
+    real = [c for w, c in zip(words, classes, strict=True) if w.lower() not in _NAME_PARTICLES]
+    if not real or cand.blocked:
+        return False
+    if any(_INITIAL.fullmatch(w) for w in words[:-1]):
+        return True  # "S. Lavrov", "George W. Bush"
+    if len(real) >= 2:
+        if cand.title_before or cand.cue or _NAME in real:
+            return True
+        if _is_first_name(words[0], gaz):
+            return True
+        return person_key(" ".join(words)) in gaz.leaders
+    cls = real[0]
+    if cand.sentence_initial and not cand.title_before:
+        # A capital at the start of a sentence says nothing: "Top", "Industrial".
+        if words[0].lower() in gaz.common_lower:
+            return cand.cue and cls == _NAME
+        return cls == _NAME or (cand.cue and cls == _UNKNOWN)
+    if cls == _NAME:
+        return True
+    return (cand.title_before or cand.cue) and cls == _UNKNOWN
+
+
+@dataclass(slots=True)
+class _Word:
+    start: int
+    end: int
+    text: str
+    cls: int
+
+
+def _trim(words: list[_Word], gaz: _Gazetteer) -> list[_Word]:
+    """Drop particles and place-like words from the edges; keep "Tony Hall", "Segolene Royal"."""
+    while words and (words[0].cls == _WEAK or words[0].text.lower() in _NAME_PARTICLES):
+        if words[0].text[0].isupper() and words[0].text.lower() in _NAME_PARTICLES:
+            break  # "Al", "De" opening a name ("De Keyser")
+        words = words[1:]
+    while words and (words[-1].cls == _WEAK or words[-1].text.lower() in _NAME_PARTICLES):
+        last = words[-1]
+        if (
+            last.cls == _WEAK
+            and len(words) == 2
+            and words[0].cls != _WEAK
+            and _is_first_name(words[0].text, gaz)
+            and words[0].text.lower() not in ("abu", "al", "san", "saint", "el")
+        ):
+            break  # a first name then an ordinary word: a surname ("Carlos Slim")
+        if last.cls == _WEAK and len(words) >= 3 and all(w.cls == _NAME for w in words[:-1]):
+            break  # "Kim Jong Un"
+        words = words[:-1]
+    return words
+
+
+def _split_candidates(
+    text: str,
+    tokens: list[tuple[int, int, str]],
+    title_before: bool,
+    gaz: _Gazetteer,
+) -> list[_Candidate]:
+    """Cut a run's leftover words (no gazetteer phrases) into name candidates."""
+    out: list[_Candidate] = []
+    cur: list[_Word] = []
+    titled = title_before
+    blocked = False
+
+    def flush(next_titled: bool, next_blocked: bool = False) -> None:
+        nonlocal cur, titled, blocked
+        words = _trim(cur, gaz)
+        if words:
+            start, end = words[0].start, words[-1].end
+            before = text[max(0, start - 40) : start]
+            cue = bool(_CUE_AFTER.match(text, end)) or bool(_CUE_BEFORE.search(before))
+            title = titled or bool(_TITLE_BEFORE.search(before))
+            out.append(
+                _Candidate(
+                    start=start,
+                    end=end,
+                    words=[w.text for w in words],
+                    classes=[w.cls for w in words],
+                    title_before=title,
+                    cue=cue,
+                    sentence_initial=_sentence_initial(text, start),
+                    blocked=blocked or bool(_BLOCK_AFTER.match(text, end)),
+                )
+            )
+        cur = []
+        titled = next_titled
+        blocked = next_blocked
+
+    def _block_current() -> None:
+        nonlocal blocked
+        blocked = True
+        flush(False)
+
+    prev_title = False
+    for start, end, word in tokens:
+        low = word.lower()
+        if low in _EVENT_HEADS:
+            flush(False, True)  # "Hurricane Dean", "Tropical Storm Fay"
+            continue
+        if prev_title and low == "of":
+            flush(False, True)  # "Archbishop of Canterbury": a place follows
+            continue
+        is_title = low.rstrip(".") in TITLE_WORDS and not (cur and low in gaz.first_names)
+        prev_title = is_title
+        if is_title:
+            flush(True, blocked and not cur)
+            continue
+        if word in _ROMAN and cur:
+            cur.append(_Word(start, end, word, _NAME))  # "Abdullah II", "Benedict XVI"
+            continue
+        if low in _NAME_PARTICLES and not word[0].isupper():
+            if cur:
+                cur.append(_Word(start, end, word, _UNKNOWN))
+            else:
+                flush(titled, blocked)
+            continue
+        cls = _word_class(word, gaz)
+        if cls == _NOT and not _INITIAL.fullmatch(word):
+            # "Henderson Executive Airport", "Davis Cup": the words before a head noun name it.
+            if low in _HEAD_NOUNS:
+                _block_current()
+            else:
+                flush(False)
+            continue
+        cur.append(_Word(start, end, word, cls))
+    flush(False)
+    return out
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_END
+
+
+def extract(text: str) -> Extraction:
+    """Find persons, countries and organisations in `text`, and judge whether it is diplomatic."""
+    from bot.nlp.classify import classify_extraction  # the classifier needs the entities
+
+    ents = extract_entities(text)
+    return Extraction(
+        persons=ents.persons,
+        countries=ents.countries,
+        orgs=ents.orgs,
+        entities=ents.entities,
+        diplomatic=classify_extraction(text, "", ents),
+    )
+
+
+def extract_entities(text: str) -> Extraction:
+    """Entities only (the `diplomatic` verdict is left empty)."""
+    gaz = _gazetteer()
+    countries: list[Span] = []
+    orgs: list[Span] = []
+    accepted: list[_Candidate] = []
+    rejected: list[_Candidate] = []
+    exact, lower, max_words = gaz.phrase_exact, gaz.phrase_lower, gaz.max_phrase_words
+    for run in _RUN.finditer(text):
+        run_start = run.start()
+        tokens = [
+            (m.start() + run_start, m.end() + run_start, m.group())
+            for m in _TOKEN.finditer(run.group())
+        ]
+        leftover: list[tuple[int, int, str]] = []
+        title_next = False
+        pieces: list[tuple[list[tuple[int, int, str]], bool]] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            hit = None
+            for size in range(min(max_words, n - i), 0, -1):
+                phrase = text[tokens[i][0] : tokens[i + size - 1][1]]
+                found = exact.get(phrase) or lower.get(phrase.lower())
+                if found is not None and (size > 1 or tokens[i][2][0].isupper()):
+                    hit = (size, found)
+                    break
+            if hit is None:
+                leftover.append(tokens[i])
+                i += 1
+                continue
+            size, (kind, ident) = hit
+            s, e = tokens[i][0], tokens[i + size - 1][1]
+            if leftover:
+                pieces.append((leftover, title_next))
+                leftover = []
+            if kind == "org":
+                orgs.append(Span(s, e, text[s:e], gaz.org_names[ident], f"org:{ident}"))
+            else:
+                countries.append(
+                    Span(s, e, text[s:e], gaz.country_names[ident], f"country:{ident}")
+                )
+            # "Russian Foreign Minister X": a demonym can open a title; a country name cannot.
+            title_next = kind == "demonym"
+            i += size
+        if leftover:
+            pieces.append((leftover, title_next))
+        for piece, titled in pieces:
+            for cand in _split_candidates(text, piece, titled, gaz):
+                if _is_person(cand, gaz):
+                    accepted.append(cand)
+                else:
+                    rejected.append(cand)
+    persons = _link_persons(text, accepted, rejected, gaz)
+    return Extraction(
+        persons=persons,
+        countries=tuple(countries),
+        orgs=tuple(orgs),
+        entities=_summaries(persons, countries, orgs),
+    )
+
+
+def _link_persons(
+    text: str, accepted: list[_Candidate], rejected: list[_Candidate], gaz: _Gazetteer
+) -> tuple[Span, ...]:
+    """Give every mention its canonical person; a bare surname joins the full name it shares."""
+    by_surname: dict[str, str] = {}  # folded surname -> canonical full name in this article
+    for cand in accepted:
+        if len(cand.words) >= 2:
+            name = text[cand.start : cand.end]
+            key = person_key(name)
+            canonical = gaz.leaders.get(key, name)
+            by_surname.setdefault(key.rsplit(" ", 1)[-1], canonical)
+    for cand in rejected:
+        folded = person_key(cand.words[0]).removeprefix("person:")
+        if len(cand.words) == 1 and not cand.blocked and folded in by_surname:
+            accepted.append(cand)
+    accepted.sort(key=lambda c: c.start)
+    spans = []
+    for cand in accepted:
+        name = text[cand.start : cand.end]
+        key = person_key(name)
+        folded = key.removeprefix("person:")
+        if len(cand.words) == 1:
+            canonical = by_surname.get(folded) or gaz.leader_surnames.get(folded) or name
+        else:
+            canonical = gaz.leaders.get(key, name)
+            if any(_INITIAL.fullmatch(w) for w in cand.words):
+                canonical = by_surname.get(folded.rsplit(" ", 1)[-1], canonical)
+        spans.append(Span(cand.start, cand.end, name, canonical, person_key(canonical)))
+    return tuple(spans)
+
+
+def _summaries(
+    persons: Iterable[Span], countries: Iterable[Span], orgs: Iterable[Span]
+) -> tuple[EntitySummary, ...]:
+    groups: list[tuple[EntityKind, Iterable[Span]]] = [
+        ("person", persons),
+        ("country", countries),
+        ("org", orgs),
+    ]
+    summaries: list[EntitySummary] = []
+    for kind, spans in groups:
+        seen: dict[str, list[Span]] = {}
+        for span in spans:
+            seen.setdefault(span.key, []).append(span)
+        for key, mentions in seen.items():
+            canonical = mentions[0].canonical
+            if kind == "person":
+                aliases = tuple(dict.fromkeys(k for m in mentions for k in alias_keys(m.canonical)))
+            else:
+                aliases = tuple(
+                    dict.fromkeys([canonical.lower(), *(m.text.lower() for m in mentions)])
+                )
+            summaries.append(
+                EntitySummary(
+                    kind=kind,
+                    canonical=canonical,
+                    key=key,
+                    aliases=aliases,
+                    mentions=len(mentions),
+                    first_offset=min(m.start for m in mentions),
+                )
+            )
+    summaries.sort(key=lambda s: s.first_offset)
+    return tuple(summaries)
