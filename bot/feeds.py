@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.ingest.feeds import FeedEntry, ParsedFeed, parse_feed
+from bot.ingest.feeds import FeedEntry, FeedError, ParsedFeed, parse_feed
 from bot.ingest.fetch import DEFAULT_TIMEOUT, fetch
 from bot.ingest.html import parse_html
 from bot.ingest.model import IngestError, ParsedArticle
@@ -49,6 +49,8 @@ PAGE_FETCHES_PER_HOST = 2
 #: feed would otherwise fetch hundreds of pages at once).
 MAX_PAGE_FETCHES_PER_POLL = 40
 MAX_PARALLEL_FEEDS = 4
+#: Only the newest entries of a feed are considered: a 10 MB feed can list tens of thousands.
+MAX_ENTRIES_PER_POLL = 500
 
 FEED_CONTENT_TYPES: tuple[str, ...] = (
     "application/rss+xml",
@@ -174,7 +176,8 @@ class FeedPoller(Generic[OutcomeT]):
         if interval_s < MIN_INTERVAL_S:
             raise ValueError(f"the interval must be at least {MIN_INTERVAL_S} seconds")
         parsed = await self._fetch_feed(url, etag=None, last_modified=None)
-        assert parsed is not None  # no validators were sent, so no 304
+        if parsed is None:
+            raise FeedError(f"{url} answered 304 Not Modified to a request without validators")
         feed, _etag, _modified = parsed
         title = feed.title or _host(url) or url
         stored = await self.storage.add_feed(url, title, interval_s)
@@ -248,7 +251,7 @@ class FeedPoller(Generic[OutcomeT]):
             return PollResult(feed=updated, ok=True, not_modified=True)
         parsed, etag, last_modified = fetched
 
-        fresh = await self._unseen(parsed.entries)
+        fresh = await self._unseen(parsed.entries[-MAX_ENTRIES_PER_POLL:])
         title = feed.title or parsed.title or _host(feed.url)
         articles, pages_used, pages_unused = await self._articles(fresh, source=title)
         stored = tuple(await self.store(articles)) if articles else ()
