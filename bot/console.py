@@ -16,6 +16,7 @@ import contextlib
 import logging
 import queue
 import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -369,6 +370,8 @@ async def _repl(session: ConsoleSession, reader: _Reader, interactive: bool) -> 
         session.show_new()  # anything the bot sent on its own while the person was typing
         line = await reader.read(prompt, session.out)
         if line is None:
+            if interactive:
+                session.print("")  # Ctrl-D leaves the cursor after the prompt
             return
         stripped = line.strip()
         if not stripped:
@@ -386,7 +389,7 @@ async def _repl(session: ConsoleSession, reader: _Reader, interactive: bool) -> 
         if command in ("help", "h", "?"):
             session.print(HELP)
         elif command == "ingest":
-            await session.ingest(rest.split())
+            await session.ingest(shlex.split(rest))
         elif command == "paste":
             if interactive:
                 session.print(f'(paste the text, then a line with only "{_PASTE_END}")')
