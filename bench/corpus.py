@@ -88,6 +88,8 @@ class RawArticle:
     url: str
     source: str
     published_at: datetime
+    persons: tuple[str, ...] = ()  # persons named in it (what an extractor would find)
+    diplomatic: bool = False  # what a classifier would say (here: a meeting or talks)
 
 
 def load_sentences(path: Path = FIXTURE) -> list[str]:
@@ -119,6 +121,8 @@ def generate(count: int, seed: int = 2021, target_chars: int = 2000) -> Iterator
                 f"https://{domain}/repost/{index}",
                 name,
                 original.published_at + timedelta(hours=rng.randint(1, 12)),
+                original.persons,
+                original.diplomatic,
             )
             continue
         if made and roll < 0.03:  # near copy: one sentence replaced
@@ -132,6 +136,8 @@ def generate(count: int, seed: int = 2021, target_chars: int = 2000) -> Iterator
                 f"https://{domain}/copy/{index}",
                 name,
                 original.published_at + timedelta(hours=rng.randint(1, 12)),
+                original.persons,
+                original.diplomatic,
             )
             continue
         when = START + SPAN * (index / max(count, 1)) + timedelta(hours=rng.uniform(-48, 48))
@@ -159,12 +165,15 @@ def generate(count: int, seed: int = 2021, target_chars: int = 2000) -> Iterator
             paragraphs.append(sentence)
             size += len(sentence) + 2
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+        text = "\n\n".join(paragraphs)
         article = RawArticle(
             title,
-            "\n\n".join(paragraphs),
+            text,
             f"https://{domain}/news/{when:%Y/%m}/{slug}-{index}",
             name,
             when,
+            tuple(p for p in dict.fromkeys((fill["p"], fill["p2"])) if p in title or p in text),
+            any(word in title for word in ("talks", "meet", "Joint statement", "memorandum")),
         )
         made.append(article)
         yield article

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,7 +20,7 @@ from bot.factory import open_services
 from bot.logs import setup_logging
 from bot.render import plain_snippet
 from bot.services import SearchResult, Services
-from storage.base import SearchHit
+from storage.base import Feed, SearchHit
 
 log = logging.getLogger("attache")
 
@@ -173,6 +174,107 @@ async def cmd_reindex(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
+    """``attache feeds add|list|remove|import|export``: the admin commands, from a shell."""
+    from bot import feed_admin
+    from bot.ingest.model import IngestError
+
+    poller = feed_admin.make_feed_poller(services)
+    action: str = args.feeds_command
+    if action == "add":
+        outcome = await feed_admin.add_feed(poller, args.url, args.interval)
+        if isinstance(outcome, feed_admin.Refused):
+            print(f"attache: not added: {outcome.url}: {outcome.reason}", file=sys.stderr)
+            return 1
+        state = "added" if isinstance(outcome, feed_admin.Added) else "already polled as"
+        feed = outcome.feed
+        print(f"{state} feed #{feed.id}: {feed.title or feed.url} ({feed.url})")
+        return 0
+    if action == "list":
+        feeds = await feed_admin.list_feeds(poller)
+        if args.json:
+            print(json.dumps([feed_admin.feed_json(f) for f in feeds], ensure_ascii=False))
+            return 0
+        for feed in feeds:
+            _print_feed(feed)
+        print(f"{len(feeds)} feed(s)")
+        return 0
+    if action == "remove":
+        removed = await feed_admin.remove_feed(poller, args.id)
+        if removed is None:
+            print(f"attache: there is no feed #{args.id}", file=sys.stderr)
+            return 1
+        print(f"removed feed #{removed.id}: {removed.title or removed.url}")
+        return 0
+    if action == "import":
+        try:
+            data = await asyncio.to_thread(Path(args.file).read_bytes)
+            report = await poller.import_opml(data, args.interval * 60)
+        except OSError as exc:
+            print(f"attache: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except IngestError as exc:
+            print(f"attache: cannot import {args.file}: {exc.message}", file=sys.stderr)
+            return 1
+        for feed in sorted(report.added, key=lambda added: added.id):
+            print(f"added #{feed.id}: {feed.title or feed.url} ({feed.url})")
+        for url in report.existing:
+            print(f"existing: {url}")
+        for url, reason in report.failed:
+            print(f"failed: {url}: {reason}")
+        counts = (len(report.added), len(report.existing), len(report.failed))
+        print("{} added, {} existing, {} failed".format(*counts))
+        return 0 if not report.failed else 1
+    # export
+    document = await poller.export_opml()
+    if args.file in (None, "-"):
+        sys.stdout.write(document)
+        return 0
+    await asyncio.to_thread(Path(args.file).write_text, document, encoding="utf-8")
+    print(f"wrote {args.file}", file=sys.stderr)
+    return 0
+
+
+def _print_feed(feed: Feed) -> None:
+    def when(value: datetime | None) -> str:
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"
+
+    state = "enabled" if feed.enabled else "DISABLED"
+    print(f"#{feed.id}  {feed.title or feed.url}\n    {feed.url}")
+    next_poll = when(feed.next_poll_at) if feed.enabled else "-"
+    print(
+        f"    every {feed.interval_s // 60} min · {state}"
+        f" · last success {when(feed.last_success_at)} · next poll {next_poll}"
+        f" · failures {feed.failures}"
+    )
+    if feed.last_error:
+        print(f"    last error: {feed.last_error}")
+
+
+async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
+    from bot.digests import send_due_once
+
+    settings = services.settings
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        print(SETUP_HELP, file=sys.stderr)
+        return 2
+    report = await send_due_once(settings, services.storage, services.now)
+    fields = {
+        "chats": report.chats,
+        "digests": report.digests,
+        "messages": report.messages,
+        "articles": report.articles,
+        "empty": report.empty,
+        "blocked": report.blocked,
+        "failed": report.failed,
+    }
+    if args.json:
+        print(json.dumps(fields))
+    else:
+        print(", ".join(f"{value} {key}" for key, value in fields.items()))
+    return 0 if report.failed == 0 else 1
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from bot.nlp.cli import run_extract
 
@@ -247,7 +349,65 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
 
     sub.add_parser("reindex", parents=[common], help="re-extract entities of every article")
+
+    digest = sub.add_parser("digest", parents=[common], help="scheduled digests")
+    digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    send_due = digest_sub.add_parser(
+        "send-due", parents=[common], help="send every due digest once and exit (for cron)"
+    )
+    send_due.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    feeds = sub.add_parser("feeds", help="manage polled feeds: add, list, remove, import, export")
+    feed_actions = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    feeds_add = feed_actions.add_parser(
+        "add", parents=[common], help="fetch a feed once to check it, then poll it"
+    )
+    feeds_add.add_argument("url", metavar="URL")
+    feeds_add.add_argument(
+        "--interval",
+        type=_minutes,
+        default=10,
+        metavar="MIN",
+        help="minutes between polls (default 10, at least 1)",
+    )
+    feeds_list = feed_actions.add_parser("list", parents=[common], help="every feed and its health")
+    feeds_list.add_argument("--json", action="store_true", help="print a JSON array")
+    feeds_remove = feed_actions.add_parser("remove", parents=[common], help="stop polling a feed")
+    feeds_remove.add_argument("id", type=_feed_id, metavar="ID")
+    feeds_import = feed_actions.add_parser(
+        "import", parents=[common], help="add every feed of an OPML file"
+    )
+    feeds_import.add_argument("file", metavar="FILE.opml")
+    feeds_import.add_argument(
+        "--interval",
+        type=_minutes,
+        default=10,
+        metavar="MIN",
+        help="minutes between polls (default 10, at least 1)",
+    )
+    feeds_export = feed_actions.add_parser(
+        "export", parents=[common], help="write every feed as OPML 2.0 (to FILE or stdout)"
+    )
+    feeds_export.add_argument("file", nargs="?", metavar="FILE")
     return parser
+
+
+def _minutes(text: str) -> int:
+    from bot.feed_admin import FeedArgumentError, parse_interval
+
+    try:
+        return parse_interval(text)
+    except FeedArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _feed_id(text: str) -> int:
+    from bot.feed_admin import FeedArgumentError, parse_feed_id
+
+    try:
+        return parse_feed_id(text)
+    except FeedArgumentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -272,6 +432,8 @@ ASYNC_COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int
     "person": cmd_person,
     "stats": cmd_stats,
     "reindex": cmd_reindex,
+    "digest": cmd_digest,
+    "feeds": cmd_feeds,
 }
 
 

@@ -35,6 +35,8 @@ from bot.commands import Scope, menu
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
 from bot.factory import make_storage
+from bot.feed_admin import make_feed_poller
+from bot.jobs import schedule_jobs
 from bot.services import Services
 from handlers import (
     access,
@@ -43,6 +45,7 @@ from handlers import (
     digest,
     errors,
     fallback,
+    feeds,
     help,
     ingest_forward,
     latest,
@@ -69,6 +72,7 @@ FEATURES = (
     digest,
     stop,
     admin,
+    feeds,
     channel,
     ingest_forward,
     fallback,
@@ -100,6 +104,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
 
     async def post_init(app: AttacheApp) -> None:
         await services.open()
+        app.bot_data.bind_feeds(make_feed_poller(services))
         scopes: tuple[tuple[Scope, BotCommandScope], ...] = (
             ("private", BotCommandScopeAllPrivateChats()),
             ("group", BotCommandScopeAllGroupChats()),
@@ -107,6 +112,7 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         for scope, scope_object in scopes:
             commands = [BotCommand(name, text) for name, text in menu(scope)]
             await app.bot.set_my_commands(commands, scope=scope_object)
+        schedule_jobs(app)  # digests, instant alerts, matching catch-up, feed polling
         log.info("bot @%s ready", app.bot.username)
 
     async def post_shutdown(app: AttacheApp) -> None:

@@ -37,12 +37,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", "follow a keyword, person, country or org", "[person|country|org] WHAT"),
     Command("subscriptions", "list this chat's subscriptions"),
     Command("unsubscribe", "remove a subscription, or all of them", "ID|all"),
-    Command("digest", "digest frequency, time, weekday, pause"),
+    Command("digest", "digest settings; now: send what is pending", "[now|daily|time HH:MM|…]"),
+    Command("more", "the next items of the last digest"),
     Command("timezone", "set this chat's time zone", "ZONE"),
     Command("channel", "manage a channel you administer (off to stop)", "@name|off", PRIVATE),
     Command("stop", "forget this chat: subscriptions and settings"),
     Command("ingest", "store an article from a URL or a replied message", "URL", admin_only=True),
     Command("stats", "what the database holds", admin_only=True),
+    Command("addfeed", "poll an RSS, Atom or JSON feed", "URL [minutes]", admin_only=True),
+    Command("feeds", "every feed with its health and next poll", admin_only=True),
+    Command("removefeed", "stop polling a feed", "ID", admin_only=True),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 

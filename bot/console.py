@@ -44,6 +44,8 @@ from bot.sandbox import (
 )
 from bot.services import Services
 
+log = logging.getLogger("attache.console")
+
 #: The bot's user id in the sandbox (the digits before ``:`` of its throwaway token).
 CONSOLE_BOT_ID = 7000001
 BOT_USERNAME = "attache_bot"
@@ -251,6 +253,7 @@ class ConsoleSession:
         self.user = user
         self.chat: SandboxChat = server.private_chat(user)
         self.out = out
+        self.printed = 0  # lines of output so far, to notice a press that changed nothing
         self._log_seen = len(server.sent_log)
         self._answers_seen = len(server.answered_callbacks)
         self._accepted_sends = self._count_accepted(server.sent_log)
@@ -265,6 +268,7 @@ class ConsoleSession:
         return attempts - self._accepted_sends
 
     def print(self, text: str) -> None:
+        self.printed += 1
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -344,8 +348,11 @@ class ConsoleSession:
             self.print("(that button does nothing here)")
             return
         self.print(f"(pressed {button.text})")
+        before = self.printed
         await self.server.press_button(message, button.callback_data, self.user)
         await self.settle()
+        if self.printed == before:
+            self.print("(nothing changed)")
 
     async def ingest(self, paths: Sequence[str]) -> None:
         if not paths:
@@ -376,11 +383,15 @@ async def _repl(session: ConsoleSession, reader: _Reader, interactive: bool) -> 
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.isdigit():
-            await session.press(int(stripped))
-            continue
-        if not stripped.startswith(":"):
-            await session.send(line)
+        try:
+            if stripped.isdigit():
+                await session.press(int(stripped))
+                continue
+            if not stripped.startswith(":"):
+                await session.send(line)
+                continue
+        except (ValueError, KeyError) as exc:  # the sandbox refused, e.g. a vanished button
+            session.print(f"(not sent: {exc})")
             continue
         command, _, rest = stripped[1:].partition(" ")
         command = command.lower()
@@ -483,6 +494,10 @@ async def _console(
     except asyncio.CancelledError:
         stdout.write("\n(interrupted)\n")
         exit_code = 130
+    except Exception as exc:  # a console that cannot start (or breaks) says why, briefly
+        log.debug("console failed", exc_info=True)
+        print(f"attache console: {type(exc).__name__}: {exc}", file=sys.stderr)
+        exit_code = 1
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await _shutdown(app, server, services_opened=services_opened)
@@ -533,7 +548,7 @@ def run_console(
         root.setLevel(logging.WARNING)
     try:
         return asyncio.run(_console(settings, script_lines, stdin, stdout, rate_limits))
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C while starting or stopping
         stdout.write("\n")
         return 130
     finally:

@@ -17,7 +17,9 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.chats import Chats
 from bot.config import Settings
-from bot.services import Services
+from bot.digests import Digests
+from bot.feeds import FeedPoller
+from bot.services import IngestOutcome, Services
 from bot.throttle import Throttle
 
 
@@ -88,16 +90,24 @@ class BotData:
         self._settings: Settings | None = None
         self._services: Services | None = None
         self._chats: Chats | None = None
+        self._feeds: FeedPoller[IngestOutcome] | None = None
         self.search_throttle = Throttle(limit=10, window=60.0)
         self.queries = QueryCache()
         self.admins = TTLCache(ttl=60.0)
         # user id -> the channel their subscription and digest commands act on
         self.channel_targets: dict[int, ChannelTarget] = {}
+        # Set in post_init by bot.jobs.schedule_jobs: the JobQueue ticks and /digest now, /more
+        # share it, hence one pacer for Telegram's limits and one lock per chat.
+        self.digests: Digests | None = None
 
     def bind(self, settings: Settings, services: Services) -> None:
         self._settings = settings
         self._services = services
         self._chats = Chats(services.storage, settings, clock=services.now)
+
+    def bind_feeds(self, feeds: FeedPoller[IngestOutcome]) -> None:
+        """Set the app's one feed poller (built once the services' HTTP client is open)."""
+        self._feeds = feeds
 
     def _unbound(self) -> RuntimeError:
         return RuntimeError("BotData is not bound: build the app with bot.app.build_application")
@@ -119,6 +129,13 @@ class BotData:
         if self._chats is None:
             raise self._unbound()
         return self._chats
+
+    @property
+    def feeds(self) -> FeedPoller[IngestOutcome]:
+        """The feed poller shared by the admin commands and the polling job."""
+        if self._feeds is None:
+            raise RuntimeError("BotData.feeds is not bound: the app's post_init binds it")
+        return self._feeds
 
 
 @dataclass

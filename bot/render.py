@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from storage.base import (
     HIGHLIGHT_END,
@@ -21,6 +22,7 @@ from storage.base import (
     Article,
     Chat,
     Entity,
+    Feed,
     SearchHit,
     Subscription,
 )
@@ -326,3 +328,42 @@ def ingest_card(outcome: IngestOutcome) -> str:
     lines.append(f"Diplomatic score: {outcome.diplomatic_score:.2f} ({verdict})")
     lines.append(f"/article_{outcome.article_id}")
     return "\n".join(lines)
+
+
+def _feed_time(value: datetime, zone: str) -> str:
+    return f"{value.astimezone(ZoneInfo(zone)):%d %b %Y, %H:%M}"
+
+
+def feed_card(feed: Feed, zone: str, *, now: datetime | None = None) -> str:
+    """One feed for admins: id and title, URL, schedule and health, times shown in ``zone``.
+
+    ``now`` turns a next poll in the past into "due now" (the poller picks it up within a
+    minute) rather than an old time that looks like a stuck feed.
+    """
+    every = feed.interval_s // 60
+    title = escape(truncate(feed.title or feed.url, 120))
+    state = "enabled" if feed.enabled else "<b>disabled</b> (remove it, add it again once it works)"
+    lines = [
+        f"<b>#{feed.id} {title}</b>",
+        escape(feed.url),
+        f"Every {every} min · {state}",
+        "Last success: "
+        + (_feed_time(feed.last_success_at, zone) if feed.last_success_at else "never"),
+    ]
+    if feed.enabled:
+        due = now is not None and feed.next_poll_at <= now
+        lines.append("Next poll: " + ("due now" if due else _feed_time(feed.next_poll_at, zone)))
+    if feed.failures:
+        lines.append(f"Failures in a row: {feed.failures}")
+    if feed.last_error:
+        lines.append(f"Last error: {escape(truncate(feed.last_error, 300))}")
+    return "\n".join(lines)
+
+
+def feeds_page(feeds: Sequence[Feed], zone: str, *, now: datetime | None = None) -> str:
+    """Every feed's card under a heading that names the time zone of the times shown."""
+    if not feeds:
+        return "No feeds yet. Add one with <code>/addfeed URL [minutes]</code>."
+    count = f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}"
+    head = f"<b>Feeds</b> · {count} · times in {escape(zone)}"
+    return "\n\n".join([head, *(feed_card(feed, zone, now=now) for feed in feeds)])

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bot import nlp
+from bot.alerts.percolate import percolate_all
 from bot.config import Settings
 from bot.ingest.bulk import BulkError, iter_bulk_file
 from bot.ingest.fetch import fetch, make_client
@@ -179,6 +180,8 @@ class Services:
         # Extraction is CPU-bound and pure: run it off the event loop so the bot stays responsive.
         articles = await asyncio.to_thread(lambda: [enrich(p) for p in parsed])
         results = await self.storage.add_articles(articles)
+        # Match the new articles against subscriptions now, whichever process stored them.
+        await percolate_all(self.storage)
         return [_outcome(a, r) for a, r in zip(articles, results, strict=True)]
 
     async def ingest_text(self, raw: str, *, source: str = "telegram") -> IngestOutcome:

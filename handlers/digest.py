@@ -1,4 +1,5 @@
-"""``/digest`` (an inline-keyboard menu, or ``/digest daily|time 07:30|weekday fri|...``) and
+"""``/digest`` (an inline-keyboard menu, or ``/digest daily|time 07:30|weekday fri|...``),
+``/digest now`` (the pending digest at once), ``/more`` (the next page of it) and
 ``/timezone ZONE``.
 
 Callback data: ``d:m`` main menu, ``d:f:<frequency>``, ``d:tm`` / ``d:t:<hour>`` time,
@@ -13,6 +14,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.chats import FREQUENCIES
 from bot.context import AttacheContext
+from bot.digests import OnDemandResult
+from bot.jobs import digests_of
 from bot.render import digest_card, escape
 from bot.schedule import WEEKDAYS, ScheduleError, local_text
 from bot.timezones import EXAMPLES, TimezoneError, describe_zone
@@ -30,7 +33,8 @@ from handlers.common import (
 from storage.base import Chat, DigestFrequency
 
 USAGE = (
-    "Use the buttons, or type e.g. <code>/digest daily</code>, <code>/digest time 07:30</code>, "
+    "Use the buttons, or type e.g. <code>/digest now</code>, <code>/digest daily</code>, "
+    "<code>/digest time 07:30</code>, "
     "<code>/digest weekday fri</code>, <code>/digest pause</code>, <code>/digest resume</code>, "
     "<code>/digest diplomatic off</code>."
 )
@@ -99,8 +103,49 @@ async def _apply_words(context: AttacheContext, chat_id: int, words: list[str]) 
     raise ScheduleError("unknown digest setting")
 
 
+NOTHING_NEW = "Nothing new since the last digest."
+NOTHING_MORE = "Nothing more: you are all caught up."
+NOT_SENT = "Telegram did not take the digest just now; its items wait for the next one."
+
+
+async def _report(
+    update: Update, context: AttacheContext, target: Target, result: OnDemandResult, empty: str
+) -> None:
+    """Say what an on-demand digest did, unless the digest itself was the answer."""
+    chat = update.effective_chat
+    elsewhere = chat is None or chat.id != target.chat_id
+    if result.status == "nothing":
+        await reply(update, context, escape(empty))
+    elif result.status == "failed":
+        await reply(update, context, escape(NOT_SENT))
+    elif result.status == "blocked" and elsewhere:
+        await refuse(update, context, f"I cannot post to {escape(target.label)}.")
+    elif result.status == "sent" and elsewhere:
+        count = f"{result.messages} message{'s' if result.messages != 1 else ''}"
+        await reply(update, context, f"Sent {count} to {escape(target.label)}.")
+
+
+async def cmd_digest_now(update: Update, context: AttacheContext) -> None:
+    target = await target_chat(update, context, change=True)
+    if target is None:
+        return
+    result = await digests_of(context).send_now(target.chat_id)
+    await _report(update, context, target, result, NOTHING_NEW)
+
+
+async def cmd_more(update: Update, context: AttacheContext) -> None:
+    target = await target_chat(update, context, change=False)
+    if target is None:
+        return
+    result = await digests_of(context).more(target.chat_id)
+    await _report(update, context, target, result, NOTHING_MORE)
+
+
 async def cmd_digest(update: Update, context: AttacheContext) -> None:
     words = arg_text(update).split()
+    if [w.lower() for w in words] == ["now"]:
+        await cmd_digest_now(update, context)
+        return
     target = await target_chat(update, context, change=bool(words))
     if target is None:
         return
@@ -179,6 +224,7 @@ async def cmd_timezone(update: Update, context: AttacheContext) -> None:
 
 HANDLERS = [
     CommandHandler("digest", cmd_digest),
+    CommandHandler("more", cmd_more),
     CommandHandler("timezone", cmd_timezone),
     CallbackQueryHandler(on_menu, pattern=r"^d:(m|tm|wm|dip|pause|f:[a-z]{2,8}|t:\d{1,2}|w:\d)$"),
 ]

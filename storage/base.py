@@ -186,10 +186,14 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """A page of results and the total number of matches."""
+    """A page of results and the total number of matches.
+
+    Counting stops at a cap (10,000 for SQLite): ``total_capped`` means "at least ``total``".
+    """
 
     total: int
     hits: tuple[SearchHit, ...]
+    total_capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +253,10 @@ class NewSubscription:
     kind: SubscriptionKind
     query: str  # the user's words, normalised for display
     entity_id: int | None = None
+    # For keyword subscriptions: the query parsed exactly as /search parses it
+    # (bot.search_query.parse_query(query).text), so matching follows /search. Without it the
+    # query is read as plain words, every one required.
+    text: TextQuery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +280,16 @@ class InboxItem:
     subscription_id: int
     matched_at: datetime
     delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PercolateResult:
+    """What one ``Storage.percolate`` call did: articles matched, inbox rows added, and the
+    chats that got new inbox items (for instant delivery)."""
+
+    articles: int
+    matches: int
+    chats: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------- feeds
@@ -405,6 +423,13 @@ class Storage(Protocol):
         ...
 
     # inbox and digests
+    async def percolate(self, limit: int = 500) -> PercolateResult:
+        """Match up to ``limit`` stored, not yet matched articles against the subscriptions
+        that existed when each article was stored; add the matches to the inbox and mark the
+        articles matched, in one transaction (a crash leaves them for the next call).
+        ``articles`` is 0 when nothing was waiting."""
+        ...
+
     async def add_inbox(self, items: Sequence[InboxItem]) -> int:
         """Insert matches, ignoring ones already there; return how many were new."""
         ...
@@ -424,6 +449,11 @@ class Storage(Protocol):
 
     async def due_chats(self, now: datetime, limit: int = 1000) -> list[Chat]:
         """Chats whose next digest time has come (not paused, not blocked)."""
+        ...
+
+    async def pending_chats(self, frequency: DigestFrequency, limit: int = 1000) -> list[Chat]:
+        """Chats on ``frequency`` with undelivered inbox items (not paused, not blocked),
+        for instant delivery."""
         ...
 
     async def mark_blocked(self, chat_id: int, at: datetime) -> None: ...

@@ -33,6 +33,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from storage import sqlite_percolate as percolation
 from storage import sqlite_search as sq
 from storage.base import (
     NEAR_DUPLICATE_MIN_SIMILARITY,
@@ -51,6 +52,7 @@ from storage.base import (
     InboxItem,
     NewArticle,
     NewSubscription,
+    PercolateResult,
     PollOutcome,
     SearchHit,
     SearchPage,
@@ -255,6 +257,7 @@ class SQLiteStorage:
             results: list[AddResult] = []
             new_items: list[tuple[int, NewArticle]] = []
             source_rows: list[tuple[object, ...]] = []
+            carriers: dict[int, set[str]] = {}  # story -> case-folded sources in this batch
             for item in items:
                 found = index.find(item)
                 if found is not None:
@@ -264,6 +267,7 @@ class SQLiteStorage:
                     source_rows.append(
                         (article_id, item.url, item.source, item.source.casefold(), guid, now)
                     )
+                    carriers.setdefault(article_id, set()).add(item.source.casefold())
                     continue
                 article_id = next_id
                 next_id += 1
@@ -273,12 +277,25 @@ class SQLiteStorage:
                 source_rows.append(
                     (article_id, item.url, item.source, item.source.casefold(), item.guid, now)
                 )
+                carriers.setdefault(article_id, set()).add(item.source.casefold())
+            source_ids = await _source_ids(db, {key for keys in carriers.values() for key in keys})
             if new_items:
+                entity_ids = await self._upsert_entities(
+                    db, [m for _, item in new_items for m in item.entities]
+                )
+                tags = {
+                    article_id: sq.article_tags(
+                        (source_ids[key] for key in carriers[article_id]),
+                        item.classification.is_diplomatic,
+                        (entity_ids[m.key] for m in item.entities),
+                    )
+                    for article_id, item in new_items
+                }
                 await db.executemany(
                     "INSERT INTO articles (id, title, text, lang, published_at, ingested_at,"
                     " sort_at, dateline_place, agency, attribution, url, source, fingerprint,"
-                    " signature, diplomatic_score, is_diplomatic, reasons)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " signature, diplomatic_score, is_diplomatic, reasons, tags)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             article_id,
@@ -298,17 +315,45 @@ class SQLiteStorage:
                             item.classification.score,
                             int(item.classification.is_diplomatic),
                             _json(item.classification.reasons),
+                            tags[article_id],
                         )
                         for article_id, item in new_items
                     ],
                 )
                 await db.executemany(
+                    "INSERT INTO articles_fts (rowid, title, text, tags) VALUES (?, ?, ?, ?)",
+                    [(a, item.title, item.text, tags[a]) for a, item in new_items],
+                )
+                await db.executemany(
                     "INSERT OR IGNORE INTO article_bands (band, article_id) VALUES (?, ?)",
-                    [(band, article_id) for article_id, item in new_items for band in item.bands],
+                    sorted(
+                        (band, article_id) for article_id, item in new_items for band in item.bands
+                    ),
+                )
+                await db.executemany(
+                    "INSERT INTO article_days (day, first_id, last_id) VALUES (?, ?, ?)"
+                    " ON CONFLICT (day) DO UPDATE SET first_id = min(first_id, excluded.first_id),"
+                    " last_id = max(last_id, excluded.last_id)",
+                    _day_spans(
+                        (article_id, _sort_at(item.published_at, now))
+                        for article_id, item in new_items
+                    ),
                 )
                 await self._link_entities(
-                    db, [(article_id, item.entities) for article_id, item in new_items]
+                    db, [(article_id, item.entities) for article_id, item in new_items], entity_ids
                 )
+            # A stored story carried by a new source gets that source's tag (this re-indexes it).
+            created = {article_id for article_id, _ in new_items}
+            await db.executemany(
+                "UPDATE articles SET tags = ltrim(tags || ' ' || ?1) WHERE id = ?2"
+                " AND instr(' ' || tags || ' ', ' ' || ?1 || ' ') = 0",
+                [
+                    (sq.source_tag(source_ids[key]), article_id)
+                    for article_id, keys in carriers.items()
+                    if article_id not in created
+                    for key in sorted(keys)
+                ],
+            )
             await db.executemany(
                 "INSERT OR IGNORE INTO article_sources"
                 " (article_id, url, source, source_key, guid, seen_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -366,13 +411,12 @@ class SQLiteStorage:
         return index
 
     @staticmethod
-    async def _link_entities(
-        db: aiosqlite.Connection,
-        links: Sequence[tuple[int, Sequence[EntityMention]]],
-    ) -> None:
-        mentions = [m for _, found in links for m in found]
+    async def _upsert_entities(
+        db: aiosqlite.Connection, mentions: Sequence[EntityMention]
+    ) -> dict[str, int]:
+        """Store the mentioned entities and their aliases; return their ids by key."""
         if not mentions:
-            return
+            return {}
         await db.executemany(
             "INSERT INTO entities (kind, canonical, key) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING",
@@ -389,6 +433,16 @@ class SQLiteStorage:
             "INSERT OR IGNORE INTO entity_aliases (alias_key, entity_id) VALUES (?, ?)",
             [(alias, ids[m.key]) for m in mentions for alias in m.aliases],
         )
+        return ids
+
+    @staticmethod
+    async def _link_entities(
+        db: aiosqlite.Connection,
+        links: Sequence[tuple[int, Sequence[EntityMention]]],
+        ids: dict[str, int],
+    ) -> None:
+        if not any(found for _, found in links):
+            return
         await db.executemany(
             "INSERT OR IGNORE INTO article_entities"
             " (article_id, entity_id, mentions, first_offset) VALUES (?, ?, ?, ?)",
@@ -480,7 +534,24 @@ class SQLiteStorage:
             if cursor.rowcount == 0:
                 raise NotFound(f"article {article_id}")
             await db.execute("DELETE FROM article_entities WHERE article_id = ?", (article_id,))
-            await self._link_entities(db, [(article_id, entities)])
+            entity_ids = await self._upsert_entities(db, entities)
+            await self._link_entities(db, [(article_id, entities)], entity_ids)
+            source_ids = [
+                r[0]
+                for r in await db.execute_fetchall(
+                    "SELECT DISTINCT s.id FROM article_sources a_s"
+                    " JOIN sources s ON s.key = a_s.source_key WHERE a_s.article_id = ?",
+                    (article_id,),
+                )
+            ]
+            tags = sq.article_tags(
+                source_ids, classification.is_diplomatic, (entity_ids[m.key] for m in entities)
+            )
+            # Only a changed tag list re-indexes the article (the update trigger).
+            await db.execute(
+                "UPDATE articles SET tags = ? WHERE id = ? AND tags != ?",
+                (tags, article_id, tags),
+            )
 
     async def stats(self) -> StoreStats:
         row = await self._one(
@@ -496,33 +567,33 @@ class SQLiteStorage:
 
     async def search(self, query: SearchQuery) -> SearchPage:
         limit, offset = max(0, query.limit), max(0, query.offset)
-        expression = sq.fts_expression(query.text) if query.text is not None else None
-        if query.text is not None and expression is None:
+        plan = sq.plan(query)
+        if plan is None:
             return SearchPage(total=0, hits=())
-        if expression is None:
-            # Filters only (or nothing at all): the newest matching articles.
-            page = sq.browse_page(query, limit, offset)
-            count = sq.browse_count(query)
+        rows: list[Row] = []
+        if query.order == "relevance" and plan.words is not None:
+            ranked_end = min(offset + limit, sq.RANK_WINDOW)
+            if offset < ranked_end:
+                page = sq.relevance_page(plan, ranked_end - offset, offset)
+                rows = await self._rows(page.sql, page.params)
+            if offset + limit > sq.RANK_WINDOW:
+                start = max(offset, sq.RANK_WINDOW)
+                page = sq.newest_page(plan, offset + limit - start, start)
+                rows += await self._rows(page.sql, page.params)
+        elif limit:
+            # Newest first; also every search without words (filters only, or nothing).
+            page = sq.newest_page(plan, limit, offset)
             rows = await self._rows(page.sql, page.params)
+        if plan.words is None:
             hits = [_hit(r, _opening(r[6])) for r in rows]
         else:
-            count = sq.text_count(query, expression)
-            rows = []
-            if query.order == "relevance":
-                ranked_end = min(offset + limit, sq.RANK_WINDOW)
-                if offset < ranked_end:
-                    page = sq.relevance_page(query, expression, ranked_end - offset, offset)
-                    rows = await self._rows(page.sql, page.params)
-                if offset + limit > sq.RANK_WINDOW:
-                    start = max(offset, sq.RANK_WINDOW)
-                    page = sq.newest_page(query, expression, offset + limit - start, start)
-                    rows += await self._rows(page.sql, page.params)
-            else:
-                page = sq.newest_page(query, expression, limit, offset)
-                rows = await self._rows(page.sql, page.params)
             hits = [_hit(r, r[6]) for r in rows]
-        total = await _scalar(self.db, count.sql, count.params)
-        return SearchPage(total=max(total, min(offset + len(hits), sq.TOTAL_CAP)), hits=tuple(hits))
+        count = sq.count(plan)
+        total = max(
+            await _scalar(self.db, count.sql, count.params),
+            min(offset + len(hits), sq.TOTAL_CAP),
+        )
+        return SearchPage(total=total, hits=tuple(hits), total_capped=total >= sq.TOTAL_CAP)
 
     # ------------------------------------------------------------------ entities
 
@@ -645,6 +716,15 @@ class SQLiteStorage:
         )
         return [_chat(r) for r in rows]
 
+    async def pending_chats(self, frequency: DigestFrequency, limit: int = 1000) -> list[Chat]:
+        rows = await self._rows(
+            f"SELECT {self._CHAT_COLUMNS} FROM chats WHERE digest_frequency = ? AND paused = 0"
+            " AND blocked_at IS NULL AND EXISTS (SELECT 1 FROM inbox WHERE inbox.chat_id ="
+            " chats.id AND inbox.delivered_at IS NULL) ORDER BY id LIMIT ?",
+            (frequency, limit),
+        )
+        return [_chat(r) for r in rows]
+
     async def mark_blocked(self, chat_id: int, at: datetime) -> None:
         async with self._transaction() as db:
             await db.execute("UPDATE chats SET blocked_at = ? WHERE id = ?", (_ts(at), chat_id))
@@ -673,10 +753,24 @@ class SQLiteStorage:
             )
             if count >= limit:
                 raise LimitExceeded(f"chat {sub.chat_id} has {count} subscriptions (max {limit})")
+            query_id = None
+            if sub.kind == "keyword":
+                # Indexed for matching; the anchors go with the last subscription (a trigger).
+                text = sub.text if sub.text is not None else percolation.plain_words(sub.query)
+                query_id = await percolation.register_query(db, text)
             cursor = await db.execute(
-                "INSERT INTO subscriptions (chat_id, kind, query, entity_id, dedup_key, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (sub.chat_id, sub.kind, sub.query, sub.entity_id, dedup_key, int(time.time())),
+                "INSERT INTO subscriptions"
+                " (chat_id, kind, query, entity_id, dedup_key, created_at, query_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sub.chat_id,
+                    sub.kind,
+                    sub.query,
+                    sub.entity_id,
+                    dedup_key,
+                    int(time.time()),
+                    query_id,
+                ),
             )
             new_id = cursor.lastrowid
         assert new_id is not None  # set by a successful INSERT
@@ -727,6 +821,11 @@ class SQLiteStorage:
             last = rows[-1][0]
 
     # ------------------------------------------------------------------ inbox
+
+    async def percolate(self, limit: int = 500) -> PercolateResult:
+        """Matching is documented in :mod:`storage.sqlite_percolate`."""
+        async with self._transaction() as db:
+            return await percolation.percolate(db, limit, int(time.time()))
 
     async def add_inbox(self, items: Sequence[InboxItem]) -> int:
         if not items:
@@ -858,6 +957,33 @@ class SQLiteStorage:
             (_json(guids),),
         )
         return {r[0] for r in rows}
+
+
+# ---------------------------------------------------------------------- writing helpers
+
+
+async def _source_ids(db: aiosqlite.Connection, keys: set[str]) -> dict[str, int]:
+    """The ``sources`` ids of these case-folded source names, adding the new ones."""
+    if not keys:
+        return {}
+    await db.executemany(
+        "INSERT INTO sources (key) VALUES (?) ON CONFLICT (key) DO NOTHING",
+        [(key,) for key in sorted(keys)],
+    )
+    rows = await db.execute_fetchall(
+        "SELECT key, id FROM sources WHERE key IN (SELECT value FROM json_each(?))", (_json(keys),)
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def _day_spans(ids_and_times: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(day, smallest id, largest id) per UTC day of ``sort_at``, for ``article_days``."""
+    spans: dict[int, tuple[int, int]] = {}
+    for article_id, sort_at in ids_and_times:
+        day = sq.day_number(sort_at)
+        first, last = spans.get(day, (article_id, article_id))
+        spans[day] = (min(first, article_id), max(last, article_id))
+    return [(day, first, last) for day, (first, last) in sorted(spans.items())]
 
 
 # ---------------------------------------------------------------------- row mapping

@@ -95,6 +95,18 @@ def test_data_stays_in_the_database_between_sessions(tmp_path: Path) -> None:
     assert SEED_TITLE in section(output, "/latest")
 
 
+def test_a_pasted_article_is_stored_because_the_console_user_is_an_admin(tmp_path: Path) -> None:
+    seed_lines = SEED.read_text(encoding="utf-8").splitlines()
+    code, output = run_script(
+        tmp_path, [":paste", *seed_lines, ".", "/search eurasian integration"]
+    )
+    assert code == 0
+    stored = section(output, ".")
+    assert f"Stored #1: {SEED_TITLE}" in stored
+    assert "Lavrov" in stored  # the persons found in it
+    assert SEED_TITLE in section(output, "/search eurasian integration")
+
+
 def test_numbers_without_buttons_and_unknown_console_commands_get_hints(tmp_path: Path) -> None:
     code, output = run_script(tmp_path, ["3", ":frobnicate", ":help"])
     assert code == 0

@@ -7,8 +7,10 @@ Limits
     The whole fetch (every redirect hop and the body) must finish within ``timeout`` seconds.
     The body may not exceed ``max_bytes`` (10 MB): a larger Content-Length is refused before
     reading, and a chunked or compressed body is cut off as soon as it passes the cap (the cap
-    counts decoded bytes, so a gzip bomb is stopped too). At most 5 redirects are followed, by
-    hand, so that each hop is checked again; a loop is reported as such.
+    counts decoded bytes, so a gzip bomb is stopped too). Only gzip and deflate are requested;
+    they are decoded here from the raw stream in small steps, so memory stays bounded by the
+    cap however well the body compresses (another encoding is refused). At most 5 redirects
+    are followed, by hand, so that each hop is checked again; a loop is reported as such.
 
 SSRF guard
     Only http and https. The host is resolved (``asyncio`` getaddrinfo) and the URL is refused when
@@ -36,6 +38,7 @@ import contextvars
 import ipaddress
 import re
 import socket
+import zlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -436,6 +439,96 @@ def detect_charset(raw: bytes, *, header_charset: str | None, mime: str | None) 
     return "utf-8"
 
 
+#: What ``fetch`` asks for and decodes itself. Only these: each is decompressed in bounded
+#: steps (see ``_BoundedDecoder``); brotli or zstd would need their own streaming guards.
+ACCEPT_ENCODING = "gzip, deflate"
+#: Decoded bytes produced by one zlib call at most.
+DECODE_STEP = 256 * 1024
+
+
+class _BoundedDecoder:
+    """Decodes a gzip or deflate body step by step without ever producing more than asked.
+
+    httpx decodes each network read in one call, so one 64 kB read of a gzip bomb becomes tens
+    of megabytes before any cap can look at it. Here each raw chunk is fed to zlib with
+    ``max_length``, and the rest of the chunk waits in ``unconsumed_tail``: the decoded output
+    never runs more than one byte past the cap. Concatenated gzip members are decoded in turn.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        self._zlib = self._new()
+        self._sniffed = encoding != "deflate"
+
+    def _new(self, *, raw_deflate: bool = False) -> zlib._Decompress:
+        if self._encoding == "deflate":
+            # RFC 9110 "deflate" is zlib-wrapped, but some servers send raw deflate (as httpx
+            # also tolerates): try the wrapper first, fall back on the first chunk's error.
+            return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16+: gzip framing
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Decode ``data`` into at most ``limit`` bytes; the rest stays pending for ``more``."""
+        if not self._sniffed:
+            self._sniffed = True
+            try:
+                return self._zlib.decompress(data, limit)
+            except zlib.error:
+                self._zlib = self._new(raw_deflate=True)
+        return self._zlib.decompress(data, limit)
+
+    def more(self, limit: int) -> bytes:
+        """Continue with input left over from the last call (at most ``limit`` bytes out)."""
+        if self._zlib.unconsumed_tail:
+            return self._zlib.decompress(self._zlib.unconsumed_tail, limit)
+        if self._next_member():
+            rest = self._zlib.unused_data
+            self._zlib = self._new()
+            return self._zlib.decompress(rest, limit)
+        return b""
+
+    def _next_member(self) -> bool:
+        # Another gzip member follows (gzip allows several); other trailing bytes (padding
+        # some servers add) are ignored, as browsers and httpx do.
+        return (
+            self._encoding == "gzip"
+            and self._zlib.eof
+            and self._zlib.unused_data.startswith(b"\x1f\x8b")
+        )
+
+    @property
+    def pending(self) -> bool:
+        """Whether input is still waiting to be decoded."""
+        return bool(self._zlib.unconsumed_tail) or self._next_member()
+
+    def finish(self, limit: int) -> bytes:
+        return self._zlib.flush(limit) if not self._zlib.eof else b""
+
+
+def _content_encodings(response: httpx.Response, url: str) -> list[str]:
+    """The body's encodings in the order they were applied; refuse any we do not decode."""
+    header = response.headers.get("content-encoding", "")
+    encodings: list[str] = []
+    for raw_name in header.split(","):
+        name = raw_name.strip().lower()
+        if name in ("", "identity"):
+            continue
+        if name == "x-gzip":
+            name = "gzip"
+        if name not in ("gzip", "deflate"):
+            raise UnsupportedContentTypeError(
+                f"unsupported content encoding {name} (only gzip and deflate are accepted): {url}",
+                url=url,
+            )
+        encodings.append(name)
+    if len(encodings) > 1:
+        raise UnsupportedContentTypeError(
+            f"unsupported content encoding {header.strip()} (more than one encoding): {url}",
+            url=url,
+        )
+    return encodings
+
+
 async def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> bytes:
     length = response.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
@@ -444,13 +537,42 @@ async def _read_capped(response: httpx.Response, max_bytes: int, url: str) -> by
             f"({_human_size(int(length))} announced): {url}",
             url=url,
         )
+    encodings = _content_encodings(response, url)
+    decoder = _BoundedDecoder(encodings[0]) if encodings else None
     chunks: list[bytes] = []
     total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
+
+    def budget() -> int:
+        # One byte over the cap is enough to know it is passed; small steps keep zlib's own
+        # output buffer (which briefly doubles when it is joined) small as well.
+        return min(max_bytes - total + 1, DECODE_STEP)
+
+    def take(piece: bytes) -> None:
+        nonlocal total
+        total += len(piece)
         if total > max_bytes:
             raise TooLargeError(f"page is larger than {_human_size(max_bytes)}: {url}", url=url)
-        chunks.append(chunk)
+        if piece:
+            chunks.append(piece)
+
+    try:
+        # Raw bytes, decoded here in bounded steps (never ``aiter_bytes``: see _BoundedDecoder).
+        async for raw in response.aiter_raw():
+            if decoder is None:
+                take(raw)
+                continue
+            take(decoder.decode(raw, budget()))
+            while decoder.pending:
+                piece = decoder.more(budget())
+                if not piece and decoder.pending:
+                    break  # a gzip member ended mid-stream: wait for more input
+                take(piece)
+        if decoder is not None:
+            take(decoder.finish(budget()))
+    except zlib.error as exc:
+        raise ConnectionFailedError(
+            f"the {encodings[0]} body of {url} could not be decoded: {exc}", url=url
+        ) from None
     return b"".join(chunks)
 
 
@@ -509,7 +631,7 @@ async def _fetch(
     last_modified: str | None,
     max_redirects: int,
 ) -> FetchResult:
-    headers = {"Accept": _accept_header(accept)}
+    headers = {"Accept": _accept_header(accept), "Accept-Encoding": ACCEPT_ENCODING}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

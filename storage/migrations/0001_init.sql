@@ -4,6 +4,8 @@
 -- One row per story. `sort_at` is the time a story is ordered and filtered by: published_at,
 -- unless missing or more than a day after ingestion, else ingested_at. The full-text index's
 -- rowid is `id` (dense, in storage order): small rowid gaps keep the index compact.
+-- `tags` holds the search filters' tag tokens (storage.sqlite_search): `src<sources.id>` for
+-- every source that carried the story, `dip1` when diplomatic, `ent<entities.id>` per entity.
 CREATE TABLE articles (
     id               INTEGER PRIMARY KEY,
     title            TEXT    NOT NULL,
@@ -21,10 +23,26 @@ CREATE TABLE articles (
     signature        BLOB    NOT NULL,
     diplomatic_score REAL    NOT NULL DEFAULT 0,
     is_diplomatic    INTEGER NOT NULL DEFAULT 0,
-    reasons          TEXT    NOT NULL DEFAULT '[]'
+    reasons          TEXT    NOT NULL DEFAULT '[]',
+    tags             TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX articles_sort_at ON articles (sort_at);
-CREATE INDEX articles_ingested_at ON articles (ingested_at);
+
+-- Per UTC day of `sort_at` (unix seconds / 86400), the smallest and largest article id of
+-- that day: date filters become rowid ranges of the full-text index. Kept by add_articles;
+-- a bound may be looser than the stored articles (never tighter).
+CREATE TABLE article_days (
+    day      INTEGER PRIMARY KEY,
+    first_id INTEGER NOT NULL,
+    last_id  INTEGER NOT NULL
+);
+
+-- Every distinct source name (case-folded): `source:` filters scan this small table for names
+-- containing the filter, then match the sources' tag tokens in the full-text index.
+CREATE TABLE sources (
+    id  INTEGER PRIMARY KEY,
+    key TEXT    NOT NULL UNIQUE
+);
 
 -- Every place that carried a story (the first one included).
 CREATE TABLE article_sources (
@@ -50,29 +68,28 @@ CREATE TABLE article_bands (
     PRIMARY KEY (band, article_id)
 ) WITHOUT ROWID;
 
--- Full-text index over title and text, external content (the text is stored once, in
--- `articles`), rowid = articles.id.
+-- Full-text index over title, text and tags, external content (the text is stored once, in
+-- `articles`), rowid = articles.id. add_articles inserts index rows itself (in one batch
+-- statement, cheaper than a per-row trigger); updates and deletes go through triggers.
 CREATE VIRTUAL TABLE articles_fts USING fts5 (
     title,
     text,
+    tags,
     content = 'articles',
     content_rowid = 'id',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 
-CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
-    INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
-END;
-
 CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
-    INSERT INTO articles_fts (articles_fts, rowid, title, text)
-        VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO articles_fts (articles_fts, rowid, title, text, tags)
+        VALUES ('delete', old.id, old.title, old.text, old.tags);
 END;
 
-CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles BEGIN
-    INSERT INTO articles_fts (articles_fts, rowid, title, text)
-        VALUES ('delete', old.id, old.title, old.text);
-    INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text, tags ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, text, tags)
+        VALUES ('delete', old.id, old.title, old.text, old.tags);
+    INSERT INTO articles_fts (rowid, title, text, tags)
+        VALUES (new.id, new.title, new.text, new.tags);
 END;
 
 CREATE TABLE entities (

@@ -1,0 +1,337 @@
+"""Digest pipeline benchmarks: ``python -m bench.digest [--matching] [--subscriptions N ...]``.
+
+Parts present: ``--matching`` (new articles matched against subscriptions; also the default
+when no part is named). Each part prints a small report and writes ``bench/out/digest-*.json``.
+
+Matching (:func:`bench_matching`): a database with a warm-up corpus, ``chats`` chats and
+``subscriptions`` subscriptions in a realistic mix, then batches of new articles are stored
+(not timed) and matched with ``SQLiteStorage.percolate`` (timed). The mix:
+
+* ~60% keyword subscriptions over a pool of distinct queries: topics, names, places and corpus
+  words; 1-3 words, some quoted phrases, some ``OR``, some prefixes and exclusions;
+* ~30% persons over 2,000 persons and ~10% countries over 200 countries;
+* popularity is Zipfian (exponent 1) over each pool, with the most followed items drawn at
+  random, so a few queries and names have thousands of followers and most have a handful.
+
+Articles come from :mod:`bench.corpus` (real sentences recombined); their persons and
+countries are linked by name (the extractor's speed is not what is measured here).
+Subscriptions are inserted in bulk, but every distinct keyword query is indexed by the same
+code ``add_subscription`` runs (timed separately), and a sample of real ``add_subscription``
+calls is timed too.
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.corpus import CITIES, COUNTRIES, PERSONS, TOPICS, RawArticle, generate, load_sentences
+from bot.ingest.normalize import fingerprint_and_signature
+from bot.search_query import parse_query, word_runs
+from storage import sqlite_percolate
+from storage.base import EntityKind, EntityMention, NewArticle, NewSubscription
+from storage.sqlite import SQLiteStorage
+
+OUT = Path(__file__).parent / "out"
+BATCH = 500
+PERSON_POOL = 2000
+COUNTRY_POOL = 200
+KEYWORD_POOL = 10_000
+SHARES = (("keyword", 0.6), ("person", 0.3), ("country", 0.1))
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+class _Zipf:
+    """Draws items with weight 1/rank, ranks shuffled once."""
+
+    def __init__(self, items: Sequence[str | int], rng: random.Random) -> None:
+        self.items = list(items)
+        rng.shuffle(self.items)
+        self.cumulative = list(itertools.accumulate(1 / r for r in range(1, len(self.items) + 1)))
+        self.rng = rng
+
+    def draw(self) -> str | int:
+        point = self.rng.random() * self.cumulative[-1]
+        return self.items[bisect.bisect_left(self.cumulative, point)]
+
+
+def keyword_pool(size: int, rng: random.Random) -> list[str]:
+    """Distinct keyword queries as users type them."""
+    counts = Counter(w for s in load_sentences() for w in word_runs(s) if len(w) > 3)
+    common = {w for w, _ in counts.most_common(60)}  # "that", "with": nobody follows these
+    words = sorted(w for w in counts if w not in common)
+    sentences = load_sentences()
+    pool: dict[str, None] = {}
+    for topic in TOPICS:
+        pool[f'"{topic}"' if " " in topic else topic] = None
+    for name in (*PERSONS, *COUNTRIES, *CITIES):
+        pool[name.split()[-1].lower()] = None
+    while len(pool) < size:
+        roll = rng.random()
+        if roll < 0.15:  # a phrase from the text
+            run = word_runs(rng.choice(sentences))
+            start = rng.randrange(max(1, len(run) - 2))
+            query = '"' + " ".join(run[start : start + 2]) + '"'
+        elif roll < 0.3:
+            query = " OR ".join(rng.sample(words, rng.choice((2, 3))))
+        elif roll < 0.37:
+            word = rng.choice(words)
+            query = word[: max(4, len(word) - 3)] + "*"
+        elif roll < 0.42:
+            query = f"{rng.choice(COUNTRIES).lower()} -{rng.choice(words)}"
+        else:
+            query = " ".join(rng.sample(words, rng.choice((1, 1, 2, 3))))
+        pool[query] = None
+    return list(pool)
+
+
+def _mentions(raw: RawArticle) -> tuple[EntityMention, ...]:
+    text = f"{raw.title}\n{raw.text}"
+    found = []
+    kinds: tuple[tuple[EntityKind, tuple[str, ...]], ...] = (
+        ("person", PERSONS),
+        ("country", COUNTRIES),
+    )
+    for kind, names in kinds:
+        for name in names:
+            offset = text.find(name)
+            if offset >= 0:
+                key = f"{kind}:{name.casefold()}"
+                found.append(
+                    EntityMention(kind, name, key, (name.casefold(),), text.count(name), offset)
+                )
+    return tuple(found)
+
+
+def _articles(raws: Sequence[RawArticle]) -> list[NewArticle]:
+    items = []
+    for raw in raws:
+        fingerprint, signature, bands = fingerprint_and_signature(raw.text)
+        items.append(
+            NewArticle(
+                title=raw.title,
+                text=raw.text,
+                url=raw.url,
+                source=raw.source,
+                fingerprint=fingerprint,
+                signature=signature,
+                bands=bands,
+                published_at=raw.published_at,
+                entities=_mentions(raw),
+            )
+        )
+    return items
+
+
+async def _populate(
+    store: SQLiteStorage, subscriptions: int, chats: int, rng: random.Random
+) -> dict[str, float]:
+    """Chats, entities and subscriptions in bulk; distinct keyword queries indexed for real."""
+    db = store.db
+    now = int(time.time())
+    created_at = now - 3600
+    await db.execute("BEGIN IMMEDIATE")
+    await db.executemany(
+        "INSERT INTO chats (id, type, tz, created_at, digest_frequency) VALUES (?, ?, ?, ?, ?)",
+        [(1_000_000 + c, "private", "UTC", created_at, "daily") for c in range(chats)],
+    )
+    entity_ids: dict[str, list[int]] = {}
+    for kind, real, pool in (
+        ("person", PERSONS, PERSON_POOL),
+        ("country", COUNTRIES, COUNTRY_POOL),
+    ):
+        names = list(real) + [f"Bench {kind} {i}" for i in range(pool - len(real))]
+        await db.executemany(
+            "INSERT INTO entities (kind, canonical, key) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
+            [(kind, n, f"{kind}:{n.casefold()}") for n in names],
+        )
+        rows = await db.execute_fetchall("SELECT id FROM entities WHERE kind = ?", (kind,))
+        entity_ids[kind] = [int(r[0]) for r in rows]
+    queries = keyword_pool(KEYWORD_POOL, rng)
+    draws: dict[str, _Zipf] = {
+        "keyword": _Zipf(queries, rng),
+        "person": _Zipf(entity_ids["person"], rng),
+        "country": _Zipf(entity_ids["country"], rng),
+    }
+    query_ids: dict[str, int | None] = {}
+    register_s = 0.0
+    rows_by_key: dict[tuple[int, str], tuple[object, ...]] = {}
+    for kind, share in SHARES:
+        goal = len(rows_by_key) + round(subscriptions * share)
+        while len(rows_by_key) < goal:
+            chat = 1_000_000 + rng.randrange(chats)
+            item = draws[kind].draw()
+            if kind == "keyword":
+                query = str(item)
+                if query not in query_ids:
+                    start = time.perf_counter()
+                    query_ids[query] = await sqlite_percolate.register_query(
+                        db, parse_query(query).text
+                    )
+                    register_s += time.perf_counter() - start
+                key = f"keyword:{query.casefold()}"
+                row: tuple[object, ...] = (
+                    chat,
+                    kind,
+                    query,
+                    None,
+                    key,
+                    created_at,
+                    query_ids[query],
+                )
+            else:
+                key = f"{kind}:#{item}"
+                row = (chat, kind, f"entity {item}", item, key, created_at, None)
+            rows_by_key.setdefault((chat, key), row)
+    await db.executemany(
+        "INSERT INTO subscriptions"
+        " (chat_id, kind, query, entity_id, dedup_key, created_at, query_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        list(rows_by_key.values()),
+    )
+    await db.execute("COMMIT")
+    await db.execute("ANALYZE")
+    # The real path, one call at a time, for a sample.
+    sample = 200
+    start = time.perf_counter()
+    for i in range(sample):
+        query = queries[rng.randrange(len(queries))]
+        await store.ensure_chat(900 + i, "private", None, "UTC")
+        await store.add_subscription(
+            NewSubscription(900 + i, "keyword", query, text=parse_query(query).text), 10
+        )
+    add_ms = (time.perf_counter() - start) / sample * 1000
+    return {
+        "distinct_keyword_queries": len(query_ids),
+        "register_query_ms": register_s / max(1, len(query_ids)) * 1000,
+        "add_subscription_ms": add_ms,
+    }
+
+
+async def _run_matching(
+    path: Path, subscriptions: int, chats: int, articles: int, warmup: int, seed: int
+) -> dict[str, float]:
+    _remove(path)
+    rng = random.Random(seed)
+    raws = list(generate(warmup + articles, seed=seed))
+    async with SQLiteStorage(path) as store:
+        for offset in range(0, warmup, BATCH):
+            await store.add_articles(_articles(raws[offset : min(offset + BATCH, warmup)]))
+        while (await store.percolate(BATCH)).articles:
+            pass
+        figures = await _populate(store, subscriptions, chats, rng)
+        # Subscriptions are older than everything from here on; drain the sample's queue.
+        counts = await store.db.execute_fetchall(
+            "SELECT kind, count(*) FROM subscriptions GROUP BY kind"
+        )
+        matched = inbox_rows = 0
+        chats_notified: set[int] = set()
+        elapsed = 0.0
+        batches: list[float] = []
+        for offset in range(warmup, warmup + articles, BATCH):
+            await store.add_articles(_articles(raws[offset : offset + BATCH]))
+            start = time.perf_counter()
+            result = await store.percolate(BATCH)
+            took = time.perf_counter() - start
+            elapsed += took
+            batches.append(took)
+            matched += result.articles
+            inbox_rows += result.matches
+            chats_notified.update(result.chats)
+    _remove(path)
+    figures.update(
+        {
+            "subscriptions": subscriptions,
+            "chats": chats,
+            **{f"subscriptions_{k}": float(n) for k, n in counts},
+            "articles": matched,
+            "articles_per_s": matched / elapsed,
+            "batch_ms_max": max(batches) * 1000,
+            "inbox_rows": inbox_rows,
+            "inbox_rows_per_article": inbox_rows / max(1, matched),
+            "inbox_rows_per_s": inbox_rows / elapsed,
+            "chats_notified": len(chats_notified),
+        }
+    )
+    return figures
+
+
+def bench_matching(
+    sizes: Sequence[int] = (10_000, 100_000),
+    *,
+    articles: int = 5000,
+    warmup: int = 2000,
+    chats_per_subscription: float = 0.3,
+    seed: int = 2024,
+    out_dir: Path = OUT,
+) -> list[dict[str, float]]:
+    """Match ``articles`` new articles against each number of subscriptions; the figures."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in sizes:
+        chats = max(1, round(size * chats_per_subscription))
+        results.append(
+            asyncio.run(
+                _run_matching(
+                    out_dir / f"digest-matching-{size}.db", size, chats, articles, warmup, seed
+                )
+            )
+        )
+    return results
+
+
+def matching_report(results: Sequence[dict[str, float]]) -> str:
+    lines = ["matching (SQLiteStorage.percolate, batches of 500 new articles)"]
+    for r in results:
+        lines.append(
+            f"  {int(r['subscriptions']):>7,} subscriptions ({int(r['subscriptions_keyword']):,}"
+            f" keyword / {int(r['distinct_keyword_queries']):,} distinct,"
+            f" {int(r['subscriptions_person']):,} person,"
+            f" {int(r['subscriptions_country']):,} country) over {int(r['chats']):,} chats:"
+            f" {r['articles_per_s']:7.0f} articles/s, {r['inbox_rows_per_article']:.0f} inbox"
+            f" rows/article ({r['inbox_rows_per_s']:,.0f}/s), slowest batch"
+            f" {r['batch_ms_max']:.0f} ms; add_subscription {r['add_subscription_ms']:.2f} ms"
+        )
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        growth = last["subscriptions"] / first["subscriptions"]
+        slowdown = first["articles_per_s"] / last["articles_per_s"]
+        lines.append(
+            f"  {growth:.0f}x subscriptions -> {slowdown:.2f}x time per article"
+            f" ({'linear or better' if slowdown <= growth else 'WORSE than linear'});"
+            f" inbox rows grew {last['inbox_rows'] / max(1, first['inbox_rows']):.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--matching", action="store_true", help="run the matching part")
+    parser.add_argument(
+        "--subscriptions", type=int, action="append", help="subscriptions (repeatable)"
+    )
+    parser.add_argument("--articles", type=int, default=5000, help="new articles matched")
+    args = parser.parse_args(argv)
+    run_all = not args.matching
+    if args.matching or run_all:
+        results = bench_matching(args.subscriptions or (10_000, 100_000), articles=args.articles)
+        print(matching_report(results), flush=True)
+        (OUT / "digest-matching.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

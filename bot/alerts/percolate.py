@@ -1,0 +1,28 @@
+"""Matching at ingest: every new article against every subscription that existed when it came.
+
+The matching itself lives in storage (see :mod:`storage.sqlite_percolate`): keyword
+subscriptions must follow exactly the ``/search`` semantics, which are the full-text engine's,
+and person/country/organisation subscriptions match by entity id through the stored links.
+This module drains the queue of unmatched articles in batches, each batch in its own
+transaction, so callers (ingest, the periodic job) need one call.
+"""
+
+from __future__ import annotations
+
+from storage.base import PercolateResult, Storage
+
+BATCH = 500  # articles per transaction: large enough to amortise, short enough not to block
+
+
+async def percolate_all(storage: Storage, batch: int = BATCH) -> PercolateResult:
+    """Match every article waiting to be matched; the totals, and every chat with new items."""
+    articles = matches = 0
+    chats: set[int] = set()
+    while True:
+        result = await storage.percolate(batch)
+        if result.articles == 0:
+            break
+        articles += result.articles
+        matches += result.matches
+        chats.update(result.chats)
+    return PercolateResult(articles=articles, matches=matches, chats=tuple(sorted(chats)))

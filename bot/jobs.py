@@ -1,0 +1,145 @@
+"""The bot's heartbeat on PTB's JobQueue (APScheduler): digests, instant alerts, matching, feeds.
+
+* every minute: every digest that is due (``Digests.send_due``);
+* every 10 seconds: pending matches of chats on ``instant``, batched into one message each;
+* every minute: matching catch-up (``Storage.percolate`` until nothing waits), for articles
+  stored by another process (the ``attache ingest`` CLI) or left by a crash;
+* every minute: the feeds that are due (``FeedPoller.poll_due``); a feed disabled after too many
+  failures is reported to every ``ADMIN_IDS`` user.
+
+Each job runs at most once at a time (APScheduler skips a tick while the previous one runs), and
+the first ticks come a few seconds after start, so digests missed during downtime go out soon.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, JobQueue
+
+from bot.alerts.deliver import Deliverer
+from bot.context import AttacheContext, BotData
+from bot.digests import Digests
+from bot.feeds import FeedPoller
+from bot.render import escape
+from bot.services import IngestOutcome, Services
+
+log = logging.getLogger(__name__)
+
+PERCOLATE_BATCH = 500
+PERCOLATE_MAX_BATCHES = 200  # per tick: a big backlog is worked off over several ticks
+
+
+@dataclass(frozen=True, slots=True)
+class JobIntervals:
+    """Seconds between runs of each job, and before the first run."""
+
+    digests: float = 60.0
+    instant: float = 10.0
+    percolate: float = 60.0
+    feeds: float = 60.0
+    first: float = 3.0
+
+
+def build_digests(app: Application[Any, AttacheContext, Any, Any, BotData, Any]) -> Digests:
+    """The app's one ``Digests``: its bot (with the app's rate limiter), storage and clock."""
+    data = app.bot_data
+    services = data.services
+    return Digests(services.storage, Deliverer(app.bot), clock=services.now)
+
+
+def digests_of(context: AttacheContext) -> Digests:
+    """The app's ``Digests``, built on first use when ``schedule_jobs`` did not run."""
+    data = context.bot_data
+    if data.digests is None:
+        services = data.services
+        data.digests = Digests(services.storage, Deliverer(context.bot), clock=services.now)
+    return data.digests
+
+
+def _feeds(context: AttacheContext) -> FeedPoller[IngestOutcome]:
+    data = context.bot_data
+    try:
+        return data.feeds
+    except RuntimeError:
+        services: Services = data.services
+        poller: FeedPoller[IngestOutcome] = FeedPoller(
+            services.storage,
+            services.http,
+            services.store,
+            now=services.now,
+            allow_private=data.settings.fetch_allow_private,
+        )
+        data.bind_feeds(poller)
+        return poller
+
+
+async def digest_tick(context: AttacheContext) -> None:
+    """Send every due digest."""
+    report = await digests_of(context).send_due()
+    if report.chats:
+        log.info(
+            "digests: %d chats, %d messages, %d articles, %d empty, %d blocked, %d failed",
+            report.chats,
+            report.messages,
+            report.articles,
+            report.empty,
+            report.blocked,
+            report.failed,
+        )
+
+
+async def instant_tick(context: AttacheContext) -> None:
+    """Send pending matches of chats on ``instant``."""
+    report = await digests_of(context).send_instant()
+    if report.messages:
+        log.info("instant: %d messages to %d chats", report.messages, report.digests)
+
+
+async def percolate_tick(context: AttacheContext) -> None:
+    """Match stored articles nobody has matched yet; then send instant alerts at once."""
+    storage = context.bot_data.services.storage
+    if not hasattr(storage, "percolate"):
+        return
+    chats: set[int] = set()
+    for _ in range(PERCOLATE_MAX_BATCHES):
+        result = await storage.percolate(PERCOLATE_BATCH)
+        chats.update(result.chats)
+        if result.articles == 0:
+            break
+    if chats:
+        await instant_tick(context)
+
+
+async def feeds_tick(context: AttacheContext) -> None:
+    """Poll the due feeds; tell the admins about feeds that were just disabled."""
+    results = await _feeds(context).poll_due()
+    notices = [r.notice for r in results if r.notice]
+    if not notices:
+        return
+    sender = digests_of(context).sender
+    for admin_id in sorted(context.bot_data.settings.admin_ids):
+        for notice in notices:
+            await sender.send(admin_id, escape(notice))
+
+
+def schedule_jobs(
+    app: Application[Any, AttacheContext, Any, Any, BotData, Any],
+    intervals: JobIntervals | None = None,
+) -> None:
+    """Register the jobs on the app's JobQueue (call from post_init, after services opened)."""
+    every = intervals if intervals is not None else JobIntervals()
+    app.bot_data.digests = build_digests(app)
+    queue: JobQueue[AttacheContext] | None = app.job_queue
+    if queue is None:
+        raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
+    jobs = (
+        (digest_tick, every.digests, "digests"),
+        (instant_tick, every.instant, "instant"),
+        (percolate_tick, every.percolate, "percolate"),
+        (feeds_tick, every.feeds, "feeds"),
+    )
+    for callback, interval, name in jobs:
+        queue.run_repeating(callback, interval=interval, first=every.first, name=name)

@@ -1,0 +1,385 @@
+"""Tests for matching new articles against subscriptions (storage.sqlite_percolate), on real
+SQLite files: keyword subscriptions agree with /search, entity subscriptions match by id, only
+news counts, a crash loses nothing and repeats nothing, and the index follows subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.alerts.percolate import percolate_all
+from bot.ingest.normalize import fingerprint_and_signature
+from bot.nlp.names import lookup_keys
+from bot.search_query import parse_query, word_runs
+from bot.services import analyse
+from storage.base import NewArticle, NewSubscription, SearchQuery
+from storage.sqlite import SQLiteStorage
+from storage.sqlite_percolate import TOKENIZE, tokenize
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _paragraphs(name: str, separator: str) -> list[str]:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return [p.strip() for p in text.split(separator) if len(p.strip()) > 80]
+
+
+# The seed (Kazinform) and a State Department release (public domain, see LICENCE-statedept.md),
+# one article per paragraph, plus short texts for folding: Cyrillic, accents, possessives.
+TARGETS: list[tuple[str, str]] = [
+    (f"Seed paragraph {i}", p) for i, p in enumerate(_paragraphs("seed_kazinform.txt", "\n"))
+] + [
+    (f"Thailand dialogue {i}", p)
+    for i, p in enumerate(_paragraphs("statedept_thailand_dialogue.txt", "\n\n"))
+]
+TARGETS += [
+    (
+        "Лавров провёл переговоры",
+        "Сергей Лавров провёл переговоры в Минске о евразийской интеграции.",
+    ),
+    ("Café diplomacy", "Ministers met at a café in Zürich; the naïve résumé of Ukraine's envoy."),
+    ("Lavrov's remarks", "Lavrov's remarks on NATO's security guarantees; the OSCE responded."),
+]
+# Stored before the subscriptions, so the index's document frequencies steer anchor choice.
+# Sentences from U.S. State Department press releases (public domain, 17 U.S.C. 105).
+BACKGROUND = [
+    (
+        "Secretary Blinken's Call with Danish Foreign Minister Kofod",
+        "Secretary of State Antony J. Blinken spoke today with Danish Foreign Minister Jeppe "
+        "Kofod. The Secretary and Foreign Minister discussed cooperation in the Arctic, "
+        "including climate change, and the importance of transatlantic unity.",
+    ),
+    (
+        "Sanctions on Russian Officials",
+        "The United States is imposing sanctions on officials of the Russian Federation. The "
+        "Department of State is designating individuals responsible for violations of human "
+        "rights; these sanctions promote accountability for the minister and his deputies.",
+    ),
+    (
+        "Secretary Blinken's Meeting with Belarusian Democratic Leader",
+        "Secretary Blinken met with Belarusian democratic leader Sviatlana Tsikhanouskaya in "
+        "Vilnius. They discussed the ongoing crackdown in Belarus and the need for the release "
+        "of all political prisoners. Eurasian matters were not on the agenda.",
+    ),
+]
+
+HAND_QUERIES = [
+    "eurasian integration",
+    "Eurasian Integration",
+    "integrated",  # stemming: integr
+    '"foreign minister"',
+    '"minister foreign"',
+    '"foreign ministry"',
+    "lavrov",
+    "Lavrov's",
+    "лавров",
+    "евразийской",
+    "cafe",
+    "zurich",
+    "resume naive",
+    "NATO OR osce",
+    "thailand OR belarus -russia",
+    'cooperation -"climate change"',
+    "secur*",
+    "integr* russia",
+    "minist* -lavrov",
+    "U.S.-Thai",
+    "twenty-first century",
+    "osce | nato | thailand security",
+    '"united states" thailand -virtually',
+    'belarus russia -"union state" -osce',
+    "nonexistentword",
+    "prisoners",  # only in the background: nothing new matches
+    "the",
+    "of OR the",
+]
+
+
+def _random_queries(count: int, seed: int = 7) -> list[str]:
+    """Queries over the corpus' own words: words, phrases, OR, prefixes and exclusions."""
+    rng = random.Random(seed)
+    texts = [text for _, text in TARGETS + BACKGROUND]
+    vocabulary = sorted({w for t in texts for w in word_runs(t) if len(w) > 2})
+
+    def phrase() -> str:
+        words = word_runs(rng.choice(texts))
+        start = rng.randrange(len(words) - 2)
+        return '"' + " ".join(words[start : start + rng.randint(2, 3)]) + '"'
+
+    def option() -> str:
+        roll = rng.random()
+        if roll < 0.2:
+            return phrase()
+        word = rng.choice(vocabulary)
+        if roll < 0.35 and len(word) > 4:
+            return word[: rng.randint(3, len(word) - 1)] + "*"
+        return word
+
+    queries = []
+    for _ in range(count):
+        groups = [
+            " OR ".join(option() for _ in range(rng.choice((1, 1, 1, 2, 3))))
+            for _ in range(rng.choice((1, 1, 2, 3)))
+        ]
+        if rng.random() < 0.3:
+            groups.append("-" + option().rstrip("*"))
+        queries.append(" ".join(groups))
+    return queries
+
+
+def make_article(title: str, text: str, entities: bool = False) -> NewArticle:
+    fingerprint, signature, bands = fingerprint_and_signature(f"{title}\n{text}")
+    article = NewArticle(
+        title=title,
+        text=text,
+        url=None,
+        source="Test Wire",
+        fingerprint=fingerprint,
+        signature=signature,
+        bands=bands,
+    )
+    if not entities:
+        return article
+    classification, mentions = analyse(title, text)
+    return replace(article, classification=classification, entities=mentions)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
+    async with SQLiteStorage(tmp_path / "attache.db") as storage:
+        await storage.ensure_chat(1, "private", None, "UTC")
+        await storage.ensure_chat(2, "group", "Group", "UTC")
+        yield storage
+
+
+async def _inbox(store: SQLiteStorage, subscription_id: int | None = None) -> list[tuple[int, ...]]:
+    rows = await store.db.execute_fetchall(
+        "SELECT chat_id, article_id, subscription_id FROM inbox"
+        " WHERE ?1 IS NULL OR subscription_id = ?1 ORDER BY 1, 2, 3",
+        (subscription_id,),
+    )
+    return [tuple(r) for r in rows]
+
+
+# --------------------------------------------------------------------------- /search semantics
+
+
+ALL_QUERIES = HAND_QUERIES + _random_queries(45)
+
+
+async def test_query_pool_is_meaningful() -> None:
+    parsed = [parse_query(q) for q in ALL_QUERIES]
+    assert all(p.text is not None for p in parsed)
+    assert sum(1 for q in ALL_QUERIES if "*" in q) >= 8
+    assert sum(1 for q in ALL_QUERIES if " OR " in q) >= 8
+    assert sum(1 for q in ALL_QUERIES if '"' in q) >= 8
+    assert sum(1 for q in ALL_QUERIES if " -" in q) >= 8
+
+
+# How many target articles some hand-written queries find: both outcomes are exercised.
+EXPECTED_HITS = {
+    "eurasian integration": 2,
+    "лавров": 1,
+    "cafe": 1,
+    "resume naive": 1,
+    "Lavrov's": 1,
+    "prisoners": 0,
+    "nonexistentword": 0,
+}
+
+
+@pytest.mark.parametrize("query", ALL_QUERIES)
+async def test_keyword_subscription_matches_iff_search_finds(tmp_path: Path, query: str) -> None:
+    parsed = parse_query(query)
+    async with SQLiteStorage(tmp_path / "check.db") as store:
+        await store.add_articles([make_article(t, x) for t, x in BACKGROUND])
+        await percolate_all(store)  # the background is old news
+        await store.ensure_chat(1, "private", None, "UTC")
+        sub = await store.add_subscription(
+            NewSubscription(1, "keyword", query, text=parsed.text), 10
+        )
+        results = await store.add_articles([make_article(t, x) for t, x in TARGETS])
+        assert all(r.created for r in results)
+        targets = {r.article_id for r in results}
+        outcome = await percolate_all(store)
+        assert outcome.articles == len(TARGETS)
+        matched = {article for _, article, _ in await _inbox(store, sub.id)}
+        page = await store.search(SearchQuery(text=parsed.text, limit=100))
+        found = {hit.id for hit in page.hits} & targets
+        assert page.total < 100
+        assert matched == found, query
+        assert outcome.matches == len(matched)
+        assert outcome.chats == ((1,) if matched else ())
+    if query in EXPECTED_HITS:
+        assert len(found) == EXPECTED_HITS[query]
+
+
+async def test_tokens_come_from_the_index_tokenizer(store: SQLiteStorage) -> None:
+    rows = await store.db.execute_fetchall(
+        "SELECT sql FROM sqlite_master WHERE name = 'articles_fts'"
+    )
+    assert TOKENIZE in next(iter(rows))[0]
+    tokens = await tokenize(store.db, ["Integrated Nations'", "Zürich café", "Лавров"])
+    assert tokens == [["integr", "nation"], ["zurich", "cafe"], ["лавров"]]
+
+
+async def test_rarest_group_is_the_anchor(store: SQLiteStorage) -> None:
+    await store.add_articles([make_article(t, x) for t, x in TARGETS])
+    await percolate_all(store)
+    for query in ("russia OR belarus tsikhanouskaya", '"union state" secur*'):
+        text = parse_query(query).text
+        await store.add_subscription(NewSubscription(1, "keyword", query, text=text), 10)
+    anchors = await store.db.execute_fetchall(
+        "SELECT q.expression, a.prefix, a.term FROM match_anchors a"
+        " JOIN match_queries q ON q.id = a.query_id ORDER BY q.id, a.term"
+    )
+    assert [tuple(r[1:]) for r in anchors] == [(0, "tsikhanouskaya"), (0, "union")]
+
+
+# --------------------------------------------------------------------------- entities
+
+
+async def test_person_subscription_matches_every_variant(store: SQLiteStorage) -> None:
+    seed = TARGETS[0]
+    await store.add_articles([make_article(*seed, entities=True)])
+    await percolate_all(store)
+    # /subscribe person Лавров resolves the Russian name to the stored person.
+    (lavrov,) = await store.find_entities(list(lookup_keys("Лавров")), "person")
+    sub = await store.add_subscription(
+        NewSubscription(1, "person", lavrov.canonical, entity_id=lavrov.id), 10
+    )
+    results = await store.add_articles(
+        [
+            make_article("Talks in Minsk", "Sergey Lavrov met his counterpart in Minsk.", True),
+            make_article(
+                "Statement", "Foreign Minister Sergey Lavrov (Сергей Лавров) spoke to press.", True
+            ),
+            make_article("Other news", "The OSCE published its annual report today.", True),
+        ]
+    )
+    outcome = await percolate_all(store)
+    assert outcome.articles == 3
+    matched = [article for _, article, _ in await _inbox(store, sub.id)]
+    assert matched == [results[0].article_id, results[1].article_id]
+
+
+# --------------------------------------------------------------------------- only news
+
+
+async def test_article_stored_before_the_subscription_is_not_news(store: SQLiteStorage) -> None:
+    (old,) = await store.add_articles([make_article(*TARGETS[0])])
+    # Stored a minute before the subscription (times are whole seconds).
+    await store.db.execute("UPDATE articles SET ingested_at = ingested_at - 60")
+    sub = await store.add_subscription(NewSubscription(1, "keyword", "eurasian"), 10)
+    (new,) = await store.add_articles([make_article(*TARGETS[2])])
+    outcome = await percolate_all(store)
+    assert outcome.articles == 2
+    assert await _inbox(store) == [(1, new.article_id, sub.id)]
+    assert old.article_id != new.article_id
+
+
+async def test_duplicates_and_blocked_chats(store: SQLiteStorage) -> None:
+    sub = await store.add_subscription(NewSubscription(1, "keyword", "eurasian"), 10)
+    await store.add_subscription(NewSubscription(2, "keyword", "eurasian"), 10)
+    await store.mark_blocked(2, (await store.get_chat(2)).created_at or sub.created_at)
+    (first,) = await store.add_articles([make_article(*TARGETS[0])])
+    assert await percolate_all(store) == type(await store.percolate())(1, 1, (1,))
+    (again,) = await store.add_articles([make_article(*TARGETS[0])])
+    assert not again.created
+    assert (await store.percolate()).articles == 0  # a merged duplicate is not news again
+    assert await _inbox(store) == [(1, first.article_id, sub.id)]
+
+
+# --------------------------------------------------------------------------- crash safety
+
+_CRASHER = """
+import asyncio, sys, time
+import aiosqlite
+from storage import sqlite_percolate
+
+async def main():
+    db = await aiosqlite.connect(sys.argv[1], isolation_level=None)
+    await db.execute("PRAGMA busy_timeout = 5000")
+    await db.execute("BEGIN IMMEDIATE")
+    result = await sqlite_percolate.percolate(db, 3, int(time.time()))
+    print(result.articles, result.matches, flush=True)
+    await asyncio.sleep(60)  # killed here, inside the transaction
+
+asyncio.run(main())
+"""
+
+
+async def test_percolation_survives_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    async with SQLiteStorage(path) as store:
+        await store.ensure_chat(1, "private", None, "UTC")
+        query = "russia OR thailand"
+        sub = await store.add_subscription(
+            NewSubscription(1, "keyword", query, text=parse_query(query).text), 5
+        )
+        added = await store.add_articles([make_article(t, x) for t, x in TARGETS])
+        first = await store.percolate(limit=4)  # one batch done and committed
+        assert first.articles == 4
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CRASHER,
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 20)
+    assert line.split()[0] == b"3"  # it matched a batch, then died before committing
+    os.kill(process.pid, signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    async with SQLiteStorage(path) as store:
+        rest = await percolate_all(store)
+        assert rest.articles == len(TARGETS) - 4
+        assert (await store.percolate()).articles == 0
+        rows = await _inbox(store, sub.id)
+        page = await store.search(SearchQuery(text=parse_query(query).text, limit=100))
+        expected = sorted(hit.id for hit in page.hits if hit.id in {a.article_id for a in added})
+        assert [article for _, article, _ in rows] == expected
+        assert len(rows) == len(set(rows)) == first.matches + rest.matches
+
+
+# --------------------------------------------------------------------------- the index
+
+
+async def _anchor_count(store: SQLiteStorage) -> tuple[int, int]:
+    rows = await store.db.execute_fetchall(
+        "SELECT (SELECT count(*) FROM match_queries), (SELECT count(*) FROM match_anchors)"
+    )
+    queries, anchors = next(iter(rows))
+    return int(queries), int(anchors)
+
+
+async def test_subscriptions_share_and_release_their_anchors(store: SQLiteStorage) -> None:
+    text = parse_query("nato OR osce").text
+    one = await store.add_subscription(NewSubscription(1, "keyword", "nato OR osce", text=text), 9)
+    two = await store.add_subscription(NewSubscription(2, "keyword", "NATO or OSCE", text=text), 9)
+    assert await _anchor_count(store) == (1, 2)  # one query row, one anchor per option
+    await store.delete_subscription(1, one.id)
+    assert await _anchor_count(store) == (1, 2)  # still followed by chat 2
+    await store.delete_subscription(2, two.id)
+    assert await _anchor_count(store) == (0, 0)
+
+    await store.add_subscription(NewSubscription(1, "keyword", "sanctions"), 9)
+    await store.add_subscription(NewSubscription(1, "keyword", '"union state"'), 9)
+    await store.add_subscription(NewSubscription(2, "keyword", "secur*"), 9)
+    assert await _anchor_count(store) == (3, 3)
+    assert await store.delete_all_subscriptions(1) == 2
+    assert await _anchor_count(store) == (1, 1)
+    await store.forget_chat(2)
+    assert await _anchor_count(store) == (0, 0)
+    await store.add_articles([make_article(*TARGETS[5])])  # "... security ..."
+    assert await percolate_all(store) == type(await store.percolate())(1, 0, ())
