@@ -212,8 +212,8 @@ def plan(query: SearchQuery) -> Plan | None:
         # Every id of a day on or after `since` is at least `lo`; an id above every id of an
         # earlier day surely matches; only the ids in between need their row read.
         conditions.append(
-            ":id >= (SELECT coalesce(min(first_id), {no_id}) FROM article_days"
-            " WHERE day >= :since_day)".format(no_id=_NO_ID)
+            f":id >= (SELECT coalesce(min(first_id), {_NO_ID}) FROM article_days"
+            " WHERE day >= :since_day)"
         )
         conditions.append(
             "(:id > (SELECT coalesce(max(last_id), 0) FROM article_days WHERE day < :since_day)"
@@ -226,8 +226,8 @@ def plan(query: SearchQuery) -> Plan | None:
             ":id <= (SELECT coalesce(max(last_id), 0) FROM article_days WHERE day < :until_day)"
         )
         conditions.append(
-            "(:id < (SELECT coalesce(min(first_id), {no_id}) FROM article_days"
-            " WHERE day >= :until_day) OR :sort_at < :until)".format(no_id=_NO_ID)
+            f"(:id < (SELECT coalesce(min(first_id), {_NO_ID}) FROM article_days"
+            " WHERE day >= :until_day) OR :sort_at < :until)"
         )
     return Plan(match, words, tuple(conditions), params)
 

@@ -6,6 +6,8 @@ chat's time zone), /removefeed with its confirmation buttons, and refusal for no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,8 +15,10 @@ import pytest
 
 from bot.commands import BY_NAME
 from bot.feed_admin import AppFeedPoller
-from bot.sandbox import BotApiServer
+from bot.render import feed_card, feeds_page
+from bot.sandbox import BotApiServer, MessageEntity
 from handlers.admin import ADMINS_ONLY
+from storage.base import Feed
 from tests.conftest import ADMIN_ID, Bot, start_bot, stop_bot
 from tests.feedserver import FeedServer
 
@@ -117,6 +121,23 @@ async def test_non_admins_are_refused_like_other_admin_commands(
     assert len(await poller(bot).list_feeds()) == 1
 
 
+async def test_a_forwarded_admin_command_does_not_act_for_its_forwarder(
+    bot: Bot, feeds: FeedServer
+) -> None:
+    await bot.ask(bot.admin_chat, bot.admin, f"/addfeed {feeds.url('/atom')}")
+    command = "/removefeed 1"
+    await bot.server.send_forward(
+        bot.alice_chat,
+        bot.alice,
+        command,
+        origin=bot.admin,
+        entities=[MessageEntity("bot_command", 0, len("/removefeed"))],
+    )
+    refused = await bot.server.wait_for_message(bot.alice_chat.id)
+    assert refused.text == ADMINS_ONLY and not refused.flat_buttons
+    assert len(await poller(bot).list_feeds()) == 1
+
+
 async def test_broken_and_refused_urls_get_clear_messages(bot: Bot, feeds: FeedServer) -> None:
     not_feed = await bot.ask(bot.admin_chat, bot.admin, f"/addfeed {feeds.url('/not-a-feed')}")
     assert not_feed.text.startswith("Not added: ")
@@ -149,6 +170,31 @@ async def test_private_addresses_are_refused_without_fetch_allow_private(
         assert feeds.hits("/rss") == 0
     finally:
         await stop_bot(app)
+
+
+def test_feed_card_of_a_disabled_feed_shows_why_and_escapes() -> None:
+    failed_at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    feed = Feed(
+        id=7,
+        url="http://127.0.0.1/rss?a=1&b=<2>",
+        title="Ministry <Press> & Releases",
+        etag=None,
+        last_modified=None,
+        interval_s=600,
+        next_poll_at=failed_at + timedelta(hours=24),
+        failures=20,
+        last_error="the server answered 500 Internal Server Error for http://127.0.0.1/rss",
+        last_success_at=None,
+        enabled=False,
+    )
+    card = feed_card(feed, "Europe/Minsk", now=failed_at)
+    assert card.startswith("<b>#7 Ministry &lt;Press&gt; &amp; Releases</b>")
+    assert "a=1&amp;b=&lt;2&gt;" in card
+    assert "<b>disabled</b>" in card and "Next poll" not in card
+    assert "Last success: never" in card and "Failures in a row: 20" in card
+    assert "Last error: the server answered 500" in card
+    enabled = feeds_page([replace(feed, enabled=True, failures=0, last_error=None)], "Asia/Tokyo")
+    assert "times in Asia/Tokyo" in enabled and "Next poll: 02 Mar 2025, 21:00" in enabled
 
 
 def test_feed_commands_are_registered_as_admin_only() -> None:
