@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.config import Settings
-from bot.nlp.names import lookup_keys
 from bot.schedule import ScheduleError, next_digest_at, parse_hhmm
 from bot.search_query import parse_query
+from bot.services import resolve_entities
 from bot.timezones import parse_timezone
 from storage.base import (
     Chat,
@@ -180,14 +180,16 @@ class Chats:
         if len(query) > MAX_QUERY_CHARS:
             return Refused("too_long", str(MAX_QUERY_CHARS))
         if kind == "keyword" or kind == "source":
-            if parse_query(query).text is None:
+            # Parsed exactly as /search parses it, so matching follows /search semantics.
+            parsed = parse_query(query).text
+            if parsed is None:
                 return Refused("no_words")
-            return await self._add(NewSubscription(chat_id, kind, query), None)
+            return await self._add(NewSubscription(chat_id, kind, query, text=parsed), None)
         candidates = await self._candidates(query, kind)
         if not candidates:
             return Unknown(kind, query)
         if len(candidates) > 1:
-            return Ambiguous(kind, query, tuple(candidates))
+            return Ambiguous(kind, query, candidates)
         return await self._add_entity(chat_id, candidates[0])
 
     async def subscribe_entity(self, chat_id: int, entity_id: int) -> SubscribeOutcome:
@@ -195,14 +197,8 @@ class Chats:
         entity = await self.storage.get_entity(entity_id)
         return await self._add_entity(chat_id, entity)
 
-    async def _candidates(self, query: str, kind: EntityKind) -> list[Entity]:
-        # The most specific key that finds anything wins: "Sergei Lavrov" never widens to
-        # every Lavrov when the full name is known.
-        for key in lookup_keys(query):
-            found = await self.storage.find_entities([key], kind)
-            if found:
-                return found
-        return []
+    async def _candidates(self, query: str, kind: EntityKind) -> tuple[Entity, ...]:
+        return await resolve_entities(self.storage, query, kind)
 
     async def _add_entity(self, chat_id: int, entity: Entity) -> SubscribeOutcome:
         sub = NewSubscription(chat_id, entity.kind, entity.canonical, entity.id)

@@ -121,6 +121,16 @@ def analyse(title: str, text: str) -> tuple[Classification, tuple[EntityMention,
     return classification, mentions
 
 
+async def resolve_entities(storage: Storage, name: str, kind: EntityKind) -> tuple[Entity, ...]:
+    """Entities a name may refer to: the most specific lookup key that matches wins, so
+    "Sergey Lavrov" finds that person while "Kim" finds every Kim."""
+    for key in lookup_keys(name):
+        found = await storage.find_entities([key], kind)
+        if found:
+            return tuple(found)
+    return ()
+
+
 def enrich(parsed: ParsedArticle) -> NewArticle:
     """Extract entities and classify, then build the storable article."""
     classification, mentions = analyse(parsed.title, parsed.text)
@@ -273,13 +283,7 @@ class Services:
     # ------------------------------------------------------------------ search
 
     async def find_entities(self, name: str, kind: EntityKind) -> tuple[Entity, ...]:
-        """Entities a name may refer to: the most specific lookup key that matches wins, so
-        "Sergey Lavrov" finds that person while "Kim" finds every Kim."""
-        for key in lookup_keys(name):
-            found = await self.storage.find_entities([key], kind)
-            if found:
-                return tuple(found)
-        return ()
+        return await resolve_entities(self.storage, name, kind)
 
     async def search(
         self,
