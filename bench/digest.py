@@ -5,13 +5,18 @@ when no part is named). Each part prints a small report and writes ``bench/out/d
 
 Matching (:func:`bench_matching`): a database with a warm-up corpus, ``chats`` chats and
 ``subscriptions`` subscriptions in a realistic mix, then batches of new articles are stored
-(not timed) and matched with ``SQLiteStorage.percolate`` (timed). The mix:
+(not timed) and matched with ``SQLiteStorage.percolate`` (timed, end to end: matches recorded
+per query or entity, and the instant chats with new matches found). Matches reach a chat's
+inbox lazily, when its inbox is read; that cost belongs to digest composition and is measured
+apart: ``SQLiteStorage.pending_inbox`` for every chat after all articles are matched (timed,
+the inbox rows every chat would get). The mix:
 
 * ~60% keyword subscriptions over a pool of distinct queries: topics, names, places and corpus
   words; 1-3 words, some quoted phrases, some ``OR``, some prefixes and exclusions;
 * ~30% persons over 2,000 persons and ~10% countries over 200 countries;
 * popularity is Zipfian (exponent 1) over each pool, with the most followed items drawn at
-  random, so a few queries and names have thousands of followers and most have a handful.
+  random, so a few queries and names have thousands of followers and most have a handful;
+* 2% of the chats take ``instant`` delivery, the rest daily digests.
 
 Articles come from :mod:`bench.corpus` (real sentences recombined); their persons and
 countries are linked by name (the extractor's speed is not what is measured here).
@@ -28,16 +33,25 @@ import bisect
 import itertools
 import json
 import random
+import resource
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Defaults, ExtBot
+
 from bench.corpus import CITIES, COUNTRIES, PERSONS, TOPICS, RawArticle, generate, load_sentences
+from bot.alerts.deliver import Deliverer, SendResult
+from bot.digests import Digests
 from bot.ingest.normalize import fingerprint_and_signature
+from bot.sandbox import BotApiServer, RateLimits
 from bot.search_query import parse_query, word_runs
 from storage import sqlite_percolate
-from storage.base import EntityKind, EntityMention, NewArticle, NewSubscription
+from storage.base import Classification, EntityKind, EntityMention, NewArticle, NewSubscription
 from storage.sqlite import SQLiteStorage
 
 OUT = Path(__file__).parent / "out"
@@ -46,6 +60,7 @@ PERSON_POOL = 2000
 COUNTRY_POOL = 200
 KEYWORD_POOL = 10_000
 SHARES = (("keyword", 0.6), ("person", 0.3), ("country", 0.1))
+INSTANT_SHARE = 0.02
 
 
 def _remove(path: Path) -> None:
@@ -145,7 +160,16 @@ async def _populate(
     await db.execute("BEGIN IMMEDIATE")
     await db.executemany(
         "INSERT INTO chats (id, type, tz, created_at, digest_frequency) VALUES (?, ?, ?, ?, ?)",
-        [(1_000_000 + c, "private", "UTC", created_at, "daily") for c in range(chats)],
+        [
+            (
+                1_000_000 + c,
+                "private",
+                "UTC",
+                created_at,
+                "instant" if rng.random() < INSTANT_SHARE else "daily",
+            )
+            for c in range(chats)
+        ],
     )
     entity_ids: dict[str, list[int]] = {}
     for kind, real, pool in (
@@ -237,7 +261,7 @@ async def _run_matching(
         counts = await store.db.execute_fetchall(
             "SELECT kind, count(*) FROM subscriptions GROUP BY kind"
         )
-        matched = inbox_rows = 0
+        matched = match_rows = 0
         chats_notified: set[int] = set()
         elapsed = 0.0
         batches: list[float] = []
@@ -251,8 +275,22 @@ async def _run_matching(
             elapsed += took
             batches.append(took)
             matched += result.articles
-            inbox_rows += result.matches
+            match_rows += result.matches
             chats_notified.update(result.chats)
+        # What digest composition pays: every chat's inbox read, so its matches expanded.
+        start = time.perf_counter()
+        instant_pending = len(await store.pending_chats("instant", 1_000_000))
+        pending_chats_s = time.perf_counter() - start
+        chat_ids = [int(r[0]) for r in await store.db.execute_fetchall("SELECT id FROM chats")]
+        inbox_rows = 0
+        start = time.perf_counter()
+        for chat_id in chat_ids:
+            inbox_rows += len(await store.pending_inbox(chat_id))
+        expansion_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for chat_id in chat_ids:
+            await store.pending_inbox(chat_id)
+        reread_s = time.perf_counter() - start
     _remove(path)
     figures.update(
         {
@@ -263,11 +301,18 @@ async def _run_matching(
             "articles_per_s": matched / elapsed,
             "batch_ms_max": max(batches) * 1000,
             "matching_articles_per_s": matched / phases.seconds["match"],
-            "fan_out_s": phases.seconds["fan-out"],
+            "recording_s": phases.seconds["record"],
+            "match_rows": match_rows,
+            "match_rows_per_article": match_rows / max(1, matched),
+            "chats_notified": len(chats_notified),
+            "pending_chats_instant": instant_pending,
+            "pending_chats_s": pending_chats_s,
+            "expansion_chats": len(chat_ids),
+            "expansion_s": expansion_s,
+            "reread_s": reread_s,
             "inbox_rows": inbox_rows,
             "inbox_rows_per_article": inbox_rows / max(1, matched),
-            "inbox_rows_per_s": inbox_rows / elapsed,
-            "chats_notified": len(chats_notified),
+            "inbox_rows_per_s": inbox_rows / expansion_s,
         }
     )
     return figures
@@ -275,22 +320,22 @@ async def _run_matching(
 
 class _PhaseTimer:
     """Splits percolation time into matching (candidates + verification by the full-text
-    engine) and fan-out (matches to per-subscription inbox rows), by statement."""
+    engine) and recording (match rows, instant chats), by statement."""
 
     MATCH = ("percolate_candidates", "percolate_query_hits (query_id", "percolate_fts (rowid")
-    FAN_OUT = ("inbox", "percolate_hits")
+    RECORD = ("INTO matches", "subscription_matches")
 
     def __init__(self, store: SQLiteStorage) -> None:
         self.db = store.db
-        self.seconds = {"match": 0.0, "fan-out": 0.0, "other": 0.0}
+        self.seconds = {"match": 0.0, "record": 0.0, "other": 0.0}
         self._execute = self.db.execute
 
     async def _timed(self, sql: str, parameters: object = None) -> object:
         phase = (
             "match"
             if any(m in sql for m in self.MATCH)
-            else "fan-out"
-            if any(m in sql for m in self.FAN_OUT)
+            else "record"
+            if any(m in sql for m in self.RECORD)
             else "other"
         )
         start = time.perf_counter()
@@ -338,10 +383,18 @@ def matching_report(results: Sequence[dict[str, float]]) -> str:
             f" keyword / {int(r['distinct_keyword_queries']):,} distinct,"
             f" {int(r['subscriptions_person']):,} person,"
             f" {int(r['subscriptions_country']):,} country) over {int(r['chats']):,} chats:"
-            f" {r['articles_per_s']:7.0f} articles/s (matching alone"
-            f" {r['matching_articles_per_s']:,.0f}/s), {r['inbox_rows_per_article']:.0f} inbox"
-            f" rows/article ({r['inbox_rows_per_s']:,.0f}/s), slowest batch"
+            f" {r['articles_per_s']:7,.0f} articles/s end to end (matching alone"
+            f" {r['matching_articles_per_s']:,.0f}/s), {r['match_rows_per_article']:.0f} match"
+            f" rows/article, {int(r['chats_notified']):,} instant chats notified, slowest batch"
             f" {r['batch_ms_max']:.0f} ms; add_subscription {r['add_subscription_ms']:.2f} ms"
+        )
+        lines.append(
+            f"    expansion into inboxes (pending_inbox for all {int(r['expansion_chats']):,}"
+            f" chats after {int(r['articles']):,} articles): {r['expansion_s']:.1f} s for"
+            f" {int(r['inbox_rows']):,} inbox rows ({r['inbox_rows_per_article']:,.0f}/article,"
+            f" {r['inbox_rows_per_s']:,.0f}/s); read again with nothing new"
+            f" {r['reread_s']:.1f} s; pending_chats('instant') {r['pending_chats_s'] * 1000:.0f} ms"
+            f" ({int(r['pending_chats_instant']):,} chats)"
         )
     if len(results) >= 2:
         first, last = results[0], results[-1]
@@ -350,9 +403,216 @@ def matching_report(results: Sequence[dict[str, float]]) -> str:
         lines.append(
             f"  {growth:.0f}x subscriptions -> {slowdown:.2f}x time per article"
             f" ({'linear or better' if slowdown <= growth else 'WORSE than linear'});"
-            f" inbox rows grew {last['inbox_rows'] / max(1, first['inbox_rows']):.2f}x"
+            f" inbox rows grew {last['inbox_rows'] / max(1, first['inbox_rows']):.2f}x,"
+            f" expansion time {last['expansion_s'] / max(1e-9, first['expansion_s']):.2f}x"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _digest_world(
+    path: Path,
+    chats: int,
+    articles: int,
+    items_per_chat: int,
+    seed: int,
+    due: datetime,
+    diplomatic_share: float = 0.85,
+) -> list[int]:
+    """A database with ``articles`` articles, ``chats`` due chats, three subscriptions each and
+    ``items_per_chat`` pending inbox rows each (written in bulk). Returns the chat ids."""
+    _remove(path)
+    rng = random.Random(seed)
+    raws = list(generate(articles, seed=seed))
+    async with SQLiteStorage(path) as store:
+        ids: list[int] = []
+        for offset in range(0, articles, BATCH):
+            batch = _articles(raws[offset : offset + BATCH])
+            batch = [
+                replace(
+                    a,
+                    classification=Classification(0.8, rng.random() < diplomatic_share, ("bench",)),
+                )
+                for a in batch
+            ]
+            ids.extend(r.article_id for r in await store.add_articles(batch))
+        while (await store.percolate(BATCH)).articles:
+            pass
+        ids = sorted(set(ids))
+        db = store.db
+        created = int(time.time()) - 3600
+        chat_ids = [5_000_000 + c for c in range(chats)]
+        await db.execute("BEGIN IMMEDIATE")
+        await db.executemany(
+            "INSERT INTO chats (id, type, tz, created_at, next_digest_at) VALUES (?, ?, ?, ?, ?)",
+            [(c, "private", "Europe/Minsk", created, int(due.timestamp())) for c in chat_ids],
+        )
+        subs: list[tuple[object, ...]] = []
+        for c in chat_ids:
+            for k, (kind, query) in enumerate(
+                (("keyword", rng.choice(TOPICS)), ("person", rng.choice(PERSONS)),
+                 ("country", rng.choice(COUNTRIES)))
+            ):  # fmt: skip
+                subs.append((c, kind, query, f"{kind}:{query}:{k}", created))
+        await db.executemany(
+            "INSERT INTO subscriptions (chat_id, kind, query, dedup_key, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            subs,
+        )
+        rows = await db.execute_fetchall("SELECT id, chat_id FROM subscriptions")
+        by_chat: dict[int, list[int]] = {}
+        for sub_id, chat_id in rows:
+            by_chat.setdefault(int(chat_id), []).append(int(sub_id))
+        inbox = []
+        for c in chat_ids:
+            for article_id in rng.sample(ids, items_per_chat):
+                inbox.append((c, article_id, rng.choice(by_chat[c]), created))
+        await db.executemany(
+            "INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)"
+            " VALUES (?, ?, ?, ?)",
+            inbox,
+        )
+        await db.execute("COMMIT")
+        await db.execute("ANALYZE")
+    return chat_ids
+
+
+class _NoSend:
+    """A sender that refuses to be used: composition is measured without delivery."""
+
+    async def send(self, chat_id: int, html_text: str, *, is_group: bool = False) -> SendResult:
+        raise AssertionError("composition must not send")
+
+
+async def _run_composition(
+    path: Path, chats: int, articles: int, items: int, seed: int
+) -> dict[str, float]:
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    start = time.perf_counter()
+    await _digest_world(path, chats, articles, items, seed, due)
+    setup_s = time.perf_counter() - start
+    async with SQLiteStorage(path) as store:
+        digests = Digests(store, _NoSend(), clock=lambda: datetime.now(UTC))
+        parts = shown = composed = 0
+        start = time.perf_counter()
+        offset = 0
+        while True:
+            # every due chat, in the order send_due takes them (here without advancing them)
+            rows = list(
+                await store.db.execute_fetchall(
+                    "SELECT id FROM chats WHERE next_digest_at <= ? ORDER BY next_digest_at, id"
+                    " LIMIT ? OFFSET ?",
+                    (int(due.timestamp()), 500, offset),
+                )
+            )
+            if not rows:
+                break
+            offset += len(rows)
+            for (chat_id,) in rows:
+                chat = await store.get_chat(int(chat_id))
+                digest = await digests.compose(chat)
+                composed += 1
+                parts += len(digest.parts)
+                shown += len(digest.items)
+        compose_s = time.perf_counter() - start
+    _remove(path)
+    return {
+        "chats": composed,
+        "articles": articles,
+        "items_per_chat": items,
+        "setup_s": setup_s,
+        "compose_s": compose_s,
+        "chats_per_s": composed / compose_s,
+        "messages": parts,
+        "items_shown": shown,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def bench_composition(
+    chats: int = 30_000, *, articles: int = 5000, items: int = 12, seed: int = 7,
+    out_dir: Path = OUT,
+) -> dict[str, float]:  # fmt: skip
+    """Compose the due digests of ``chats`` chats (inbox read, articles, grouping, HTML)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"digest-composition-{chats}.db"
+    return asyncio.run(_run_composition(path, chats, articles, items, seed))
+
+
+def composition_report(r: dict[str, float]) -> str:
+    return (
+        f"composition: {int(r['chats']):,} due chats x {int(r['items_per_chat'])} pending items"
+        f" over {int(r['articles']):,} articles: {r['compose_s']:.1f} s"
+        f" ({r['chats_per_s']:,.0f} chats/s), {int(r['messages']):,} messages,"
+        f" {int(r['items_shown']):,} items shown (target <= 30 s);"
+        f" peak RSS {r['peak_rss_mb']:.0f} MB; setup {r['setup_s']:.0f} s"
+    )
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+async def _run_delivery(path: Path, messages: int, seed: int) -> dict[str, float]:
+    token = "123456:attache-bench"
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    chat_ids = await _digest_world(path, messages, 400, 3, seed, due, diplomatic_share=1.0)
+    async with (
+        BotApiServer(token=token, rate_limits=RateLimits()) as server,
+        SQLiteStorage(path) as store,
+    ):
+        for chat_id in chat_ids:
+            server.private_chat(server.create_user(f"Reader {chat_id}", user_id=chat_id))
+        bot: ExtBot[int] = ExtBot(
+            token,
+            base_url=server.base_url,
+            defaults=Defaults(parse_mode=ParseMode.HTML),
+            rate_limiter=AIORateLimiter(max_retries=3),
+        )
+        async with bot:
+            digests = Digests(store, Deliverer(bot), clock=lambda: datetime.now(UTC))
+            start = time.perf_counter()
+            report = await digests.send_due()
+            wall_s = time.perf_counter() - start
+        sent = [e.at for e in server.sent_log if e.method == "sendMessage"]
+        requests = server.request_counts["sendmessage"]
+    _remove(path)
+    span = max(sent) - min(sent) if len(sent) > 1 else 0.0
+    return {
+        "messages": len(sent),
+        "chats": report.chats,
+        "failed": report.failed,
+        "requests": requests,
+        "flood_429": requests - len(sent),
+        "wall_s": wall_s,
+        "sustained_per_s": (len(sent) - 1) / span if span else 0.0,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def bench_delivery(
+    messages: int = 2000, *, seed: int = 11, out_dir: Path = OUT
+) -> dict[str, float]:
+    """Send ``messages`` one-message digests through the local Bot API server enforcing
+    Telegram's limits (30/s overall, 1/s per chat), as ``send_due`` does in the bot."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"digest-delivery-{messages}.db"
+    return asyncio.run(_run_delivery(path, messages, seed))
+
+
+def delivery_report(r: dict[str, float]) -> str:
+    return (
+        f"delivery: {int(r['messages']):,} messages to {int(r['chats']):,} chats in"
+        f" {r['wall_s']:.1f} s: sustained {r['sustained_per_s']:.1f} msg/s (target >= 27),"
+        f" {int(r['flood_429'])} answered 429 (target 0), {int(r['failed'])} failed;"
+        f" peak RSS {r['peak_rss_mb']:.0f} MB"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -362,8 +622,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--subscriptions", type=int, action="append", help="subscriptions (repeatable)"
     )
     parser.add_argument("--articles", type=int, default=5000, help="new articles matched")
+    parser.add_argument("--composition", action="store_true", help="run the composition part")
+    parser.add_argument("--delivery", action="store_true", help="run the delivery part")
+    parser.add_argument("--chats", type=int, default=30_000, help="due chats composed")
+    parser.add_argument("--messages", type=int, default=2000, help="messages delivered")
     args = parser.parse_args(argv)
-    run_all = not args.matching
+    run_all = not (args.matching or args.composition or args.delivery)
+    if args.composition or run_all:
+        composition = bench_composition(args.chats)
+        print(composition_report(composition), flush=True)
+        (OUT / "digest-composition.json").write_text(json.dumps(composition, indent=2) + "\n")
+    if args.delivery or run_all:
+        delivery = bench_delivery(args.messages)
+        print(delivery_report(delivery), flush=True)
+        (OUT / "digest-delivery.json").write_text(json.dumps(delivery, indent=2) + "\n")
     if args.matching or run_all:
         results = bench_matching(args.subscriptions or (10_000, 100_000), articles=args.articles)
         print(matching_report(results), flush=True)

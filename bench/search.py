@@ -1,8 +1,8 @@
 """Search benchmark: SQLiteStorage.search vs the same SQL run raw on the same database.
 
 For each query shape, the storage path is the full call (parse not included): page query with
-ranking and snippets plus the capped count, results turned into dataclasses. The raw path runs
-the identical two statements through the sqlite3 module on its own connection.
+ranking, snippets and the capped count (one statement), results turned into dataclasses. The
+raw path runs the identical statement through the sqlite3 module on its own connection.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ def _statements(query: SearchQuery) -> list[sq.Sql]:
     plan = sq.plan(query)
     assert plan is not None
     if query.order == "newest" or plan.words is None:
-        page = sq.newest_page(plan, query.limit, query.offset)
+        page = sq.newest_page(plan, query.limit, query.offset, with_total=True)
     else:
-        page = sq.relevance_page(plan, query.limit, query.offset)
-    return [page, sq.count(plan)]
+        page = sq.relevance_page(plan, query.limit, query.offset, with_total=True)
+    return [page]
 
 
 async def _resolve(path: Path) -> dict[str, SearchQuery]:

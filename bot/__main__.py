@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.factory import open_services
-from bot.logs import setup_logging
+from bot.logs import redact, setup_logging
 from bot.render import plain_snippet
 from bot.services import SearchResult, Services
 from storage.base import Feed, SearchHit
@@ -288,9 +288,28 @@ def cmd_run(settings: Settings) -> int:
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         print(SETUP_HELP, file=sys.stderr)
         return 2
+    from telegram.error import InvalidToken, TelegramError
+
     from bot.app import run_bot
 
-    run_bot(settings)
+    base_url = settings.telegram_api_base_url
+    try:
+        run_bot(settings)
+    except InvalidToken:
+        # Its message quotes the token; say what to check instead.
+        print(
+            f"attache: the Bot API at {redact(base_url, settings)} rejected TELEGRAM_BOT_TOKEN. "
+            "Check the token (from @BotFather) and TELEGRAM_API_BASE_URL.",
+            file=sys.stderr,
+        )
+        return 1
+    except TelegramError as exc:
+        print(
+            f"attache: cannot reach the Bot API at {redact(base_url, settings)}: "
+            f"{redact(str(exc), settings)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from bot.config import Settings
 from bot.schedule import ScheduleError, next_digest_at, parse_hhmm
-from bot.search_query import parse_query
+from bot.search_query import parse_query, visible_text
 from bot.services import resolve_entities
 from bot.timezones import parse_timezone
 from storage.base import (
@@ -80,8 +80,9 @@ SubscribeOutcome = Subscribed | Ambiguous | Unknown | Refused
 
 
 def parse_subscription(text: str) -> tuple[SubscriptionKind, str]:
-    """``person Lavrov`` -> ("person", "Lavrov"); plain words are a keyword query."""
-    cleaned = " ".join(text.split())
+    """``person Lavrov`` -> ("person", "Lavrov"); plain words are a keyword query. Invisible
+    format characters are dropped (see ``visible_text``): they are stored and shown back."""
+    cleaned = " ".join(visible_text(text).split())
     head, _, rest = cleaned.partition(" ")
     kind = _KIND_WORDS.get(head.lower().rstrip(":"))
     if kind is not None and rest:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import TracebackType
 
 from bot.config import Settings
 
@@ -39,13 +40,37 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(settings: Settings, stream: object = None) -> None:
-    """Configure the root logger once: level from LOG_LEVEL, secrets redacted."""
-    secrets = [
+def secrets_of(settings: Settings) -> list[str]:
+    """The configured secret values (bot token, webhook secret)."""
+    return [
         s.get_secret_value()
         for s in (settings.telegram_bot_token, settings.webhook_secret)
-        if s is not None
+        if s is not None and s.get_secret_value()
     ]
+
+
+def redact(text: str, settings: Settings) -> str:
+    """``text`` with every configured secret replaced by ``[REDACTED]``."""
+    for secret in secrets_of(settings):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+) -> None:
+    # Python prints an uncaught exception itself, past every log filter, and some messages carry
+    # the token (python-telegram-bot's InvalidToken does); send it through logging instead.
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    logging.getLogger("attache").critical("uncaught exception", exc_info=(kind, value, traceback))
+
+
+def setup_logging(settings: Settings, stream: object = None) -> None:
+    """Configure the root logger once: level from LOG_LEVEL, secrets redacted (also in uncaught
+    exceptions, which are logged instead of printed)."""
+    secrets = secrets_of(settings)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
@@ -54,6 +79,7 @@ def setup_logging(settings: Settings, stream: object = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    sys.excepthook = _log_uncaught
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

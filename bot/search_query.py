@@ -103,11 +103,20 @@ class ParsedQuery:
         )
 
 
+def visible_text(text: str) -> str:
+    """``text`` without format characters (Unicode category Cf): zero-width spaces and joiners,
+    soft hyphens, byte-order marks, bidi controls. Pasted from web pages they sit inside words
+    ("Lav\u200brov") without being seen, and a right-to-left override would reorder the
+    rest of any line that echoes the text back."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+
+
 def word_runs(text: str) -> list[str]:
-    """The lower-cased runs of letters, digits and combining marks in ``text``."""
+    """The lower-cased runs of letters, digits and combining marks in ``text``; invisible
+    format characters are dropped, not taken as word breaks (see :func:`visible_text`)."""
     runs: list[str] = []
     current: list[str] = []
-    for char in unicodedata.normalize("NFC", text):
+    for char in unicodedata.normalize("NFC", visible_text(text)):
         if unicodedata.category(char)[0] in "LNM":
             current.append(char)
         elif current:

@@ -10,6 +10,7 @@ raises ``TimezoneError`` whose message carries examples.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -112,7 +113,9 @@ def _from_offset(match: re.Match[str]) -> str:
 
 def parse_timezone(text: str) -> str:
     """Return the zone name for ``text``; raise TimezoneError with examples if there is none."""
-    cleaned = " ".join(text.strip().split())
+    # Zero-width and bidi characters come along when a zone is copied from a web page.
+    visible = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    cleaned = " ".join(visible.split())
     if not cleaned:
         raise TimezoneError(f"name a time zone, e.g. {EXAMPLES}")
     if len(cleaned) > MAX_INPUT:

@@ -19,7 +19,7 @@ from handlers.common import (
     reply,
     throttled,
 )
-from handlers.search import PAGE_SIZE, render_results
+from handlers.search import MAX_ECHO_CHARS, PAGE_SIZE, render_results
 from storage.base import Entity
 from storage.errors import NotFound
 
@@ -40,12 +40,13 @@ async def run_person(update: Update, context: AttacheContext, name: str) -> None
     if await throttled(update, context):
         return
     found = await context.bot_data.services.person(name, page_size=PAGE_SIZE)
+    shown = escape(truncate(name, MAX_ECHO_CHARS))
     if not found.candidates:
         await reply(
             update,
             context,
-            f"No person known as <b>{escape(name)}</b>. Try the surname alone, "
-            f"or search the words: <code>/search {escape(name)}</code>",
+            f"No person known as <b>{shown}</b>. Try the surname alone, "
+            f"or search the words: <code>/search {shown}</code>",
         )
         return
     if found.results is None:
@@ -53,7 +54,7 @@ async def run_person(update: Update, context: AttacheContext, name: str) -> None
             [(truncate(entity_label(c), 60), f"p:{c.id}")]
             for c in found.candidates[:MAX_CANDIDATES]
         ]
-        question = f"<b>{escape(name)}</b> may mean several people. Which one?"
+        question = f"<b>{shown}</b> may mean several people. Which one?"
         await reply(update, context, question, keyboard(*rows))
         return
     text, markup = render_person(found.candidates[0], found.results)

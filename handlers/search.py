@@ -8,7 +8,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AttacheContext
-from bot.render import article_html, escape, results_page
+from bot.render import article_html, escape, results_page, truncate
 from bot.services import SearchResult
 from handlers.common import (
     STALE_BUTTON,
@@ -29,6 +29,8 @@ USAGE = (
     'Also: <code>"foreign minister"</code>, <code>nato OR osce</code>, <code>-sport</code>, '
     "<code>secur*</code>, <code>person:Lavrov</code>, <code>since:2024-01</code>."
 )
+# The query is echoed back; a pasted essay must not come back as a dozen messages.
+MAX_ECHO_CHARS = 200
 _ARTICLE_LINK = re.compile(r"^/article_(\d{1,12})(?:@\w+)?$")
 
 
@@ -37,15 +39,16 @@ def render_results(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The page text and its pager, or a "nothing found" note with suggestions."""
     notes = "".join(f"\n<i>Note: {escape(w)}</i>" for w in result.warnings)
+    shown = truncate(result.query, MAX_ECHO_CHARS)
     if result.total == 0:
         text = (
-            f"No articles match <b>{escape(result.query)}</b>.\n"
+            f"No articles match <b>{escape(shown)}</b>.\n"
             "Try fewer or broader words, a prefix such as <code>diplom*</code>, "
             "or alternatives with OR." + notes
         )
         return text, None
     text = results_page(
-        heading or f"Search: {result.query}",
+        heading or f"Search: {shown}",
         result.hits,
         total=result.total,
         page=result.page,

@@ -267,7 +267,8 @@ class SQLiteStorage:
                     source_rows.append(
                         (article_id, item.url, item.source, item.source.casefold(), guid, now)
                     )
-                    carriers.setdefault(article_id, set()).add(item.source.casefold())
+                    if reason != "url":  # a known URL records no new source row (nor tag)
+                        carriers.setdefault(article_id, set()).add(item.source.casefold())
                     continue
                 article_id = next_id
                 next_id += 1
@@ -570,29 +571,34 @@ class SQLiteStorage:
         plan = sq.plan(query)
         if plan is None:
             return SearchPage(total=0, hits=())
-        rows: list[Row] = []
+        pages: list[sq.Sql] = []
         if query.order == "relevance" and plan.words is not None:
             ranked_end = min(offset + limit, sq.RANK_WINDOW)
             if offset < ranked_end:
-                page = sq.relevance_page(plan, ranked_end - offset, offset)
-                rows = await self._rows(page.sql, page.params)
+                pages.append(sq.relevance_page(plan, ranked_end - offset, offset, with_total=True))
             if offset + limit > sq.RANK_WINDOW:
                 start = max(offset, sq.RANK_WINDOW)
-                page = sq.newest_page(plan, offset + limit - start, start)
-                rows += await self._rows(page.sql, page.params)
+                pages.append(
+                    sq.newest_page(plan, offset + limit - start, start, with_total=not pages)
+                )
         elif limit:
             # Newest first; also every search without words (filters only, or nothing).
-            page = sq.newest_page(plan, limit, offset)
-            rows = await self._rows(page.sql, page.params)
+            pages.append(sq.newest_page(plan, limit, offset, with_total=True))
+        rows: list[Row] = []
+        counted: int | None = None
+        for page in pages:
+            found = await self._rows(page.sql, page.params)
+            if found and counted is None:
+                counted = found[0][7]  # the count column of the first statement
+            rows += found
+        if counted is None and (offset or not pages):
+            count = sq.count(plan)
+            counted = await _scalar(self.db, count.sql, count.params)
         if plan.words is None:
             hits = [_hit(r, _opening(r[6])) for r in rows]
         else:
             hits = [_hit(r, r[6]) for r in rows]
-        count = sq.count(plan)
-        total = max(
-            await _scalar(self.db, count.sql, count.params),
-            min(offset + len(hits), sq.TOTAL_CAP),
-        )
+        total = max(counted or 0, min(offset + len(hits), sq.TOTAL_CAP))
         return SearchPage(total=total, hits=tuple(hits), total_capped=total >= sq.TOTAL_CAP)
 
     # ------------------------------------------------------------------ entities
@@ -719,8 +725,9 @@ class SQLiteStorage:
     async def pending_chats(self, frequency: DigestFrequency, limit: int = 1000) -> list[Chat]:
         rows = await self._rows(
             f"SELECT {self._CHAT_COLUMNS} FROM chats WHERE digest_frequency = ? AND paused = 0"
-            " AND blocked_at IS NULL AND EXISTS (SELECT 1 FROM inbox WHERE inbox.chat_id ="
-            " chats.id AND inbox.delivered_at IS NULL) ORDER BY id LIMIT ?",
+            " AND blocked_at IS NULL AND (EXISTS (SELECT 1 FROM inbox WHERE inbox.chat_id ="
+            f" chats.id AND inbox.delivered_at IS NULL) OR {percolation.UNEXPANDED})"
+            " ORDER BY id LIMIT ?",
             (frequency, limit),
         )
         return [_chat(r) for r in rows]
@@ -850,12 +857,16 @@ class SQLiteStorage:
             return db.total_changes - before
 
     async def pending_inbox(self, chat_id: int) -> list[InboxItem]:
-        rows = await self._rows(
-            "SELECT chat_id, article_id, subscription_id, matched_at FROM inbox"
-            " WHERE chat_id = ? AND delivered_at IS NULL ORDER BY matched_at, article_id,"
-            " subscription_id",
-            (chat_id,),
-        )
+        """First expands the chat's new matches into inbox rows (see
+        :mod:`storage.sqlite_percolate`), in the same transaction as the read."""
+        async with self._transaction() as db:
+            await percolation.expand_chat(db, chat_id)
+            rows = await db.execute_fetchall(
+                "SELECT chat_id, article_id, subscription_id, matched_at FROM inbox"
+                " WHERE chat_id = ? AND delivered_at IS NULL ORDER BY matched_at, article_id,"
+                " subscription_id",
+                (chat_id,),
+            )
         return [InboxItem(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
     async def mark_delivered(

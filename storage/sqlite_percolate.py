@@ -20,12 +20,22 @@ only the batch being matched, tokenised like the main index. Only candidates are
 Person, country and organisation subscriptions match through ``article_entities`` by entity
 id, so every name variant the extractor linked counts. Source subscriptions are not matched.
 
+Matches are recorded per query or entity, not per chat: one ``matches`` row per distinct
+keyword query or followed entity per article, however many chats follow it (a popular name
+has thousands of followers; writing their inbox rows at match time is what used to limit
+percolation). A chat's inbox rows are materialised lazily, for that chat only, by
+:func:`expand_chat` whenever its inbox is read: the matches of its subscriptions after its
+cursor (``chats.expanded_seq``) become inbox rows and the cursor advances, in one transaction.
+So a reader of the inbox sees what eager fan-out would have written: one row per matching
+subscription per article.
+
 An article matches only subscriptions made no later than it was stored (``created_at <=
-ingested_at``): an article stored before a subscription is not news to it. Chats that blocked
-the bot collect nothing.
+ingested_at``, checked when a chat's matches are expanded, through the ``subscription_matches``
+view): an article stored before a subscription is not news to it. Chats that blocked the bot
+collect nothing (triggers on ``chats.blocked_at``, migration 0002).
 
 New articles are queued by a trigger (``percolate_queue``, migration 0002); a batch is matched,
-its inbox rows inserted and its queue rows deleted in the caller's single transaction, so
+its ``matches`` rows inserted and its queue rows deleted in the caller's single transaction, so
 whichever process stores an article, some process matches it exactly once.
 
 Every function takes the aiosqlite connection; the caller holds the write transaction.
@@ -63,9 +73,6 @@ _TEMP_TABLES = (
     "CREATE TABLE IF NOT EXISTS temp.percolate_candidates (query_id INTEGER PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS temp.percolate_query_hits"
     " (query_id INTEGER, article_id INTEGER, PRIMARY KEY (query_id, article_id)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS temp.percolate_hits (chat_id INTEGER, article_id INTEGER,"
-    " subscription_id INTEGER, PRIMARY KEY (chat_id, article_id, subscription_id))"
-    " WITHOUT ROWID",
 )
 
 
@@ -79,7 +86,6 @@ async def _clear_batch(db: aiosqlite.Connection) -> None:
     await db.execute("INSERT INTO temp.percolate_fts (percolate_fts) VALUES ('delete-all')")
     for table in ("percolate_batch", "percolate_candidates", "percolate_query_hits"):
         await db.execute(f"DELETE FROM temp.{table}")
-    await db.execute("DELETE FROM temp.percolate_hits")
 
 
 # ---------------------------------------------------------------------- tokens
@@ -211,9 +217,11 @@ async def register_query(db: aiosqlite.Connection, text: TextQuery | None) -> in
 
 
 async def percolate(db: aiosqlite.Connection, limit: int, now: int) -> PercolateResult:
-    """Match up to ``limit`` queued articles (oldest first) and add inbox rows stamped ``now``.
+    """Match up to ``limit`` queued articles (oldest first) and record ``matches`` stamped ``now``.
 
     Runs inside the caller's write transaction; the matched articles leave the queue in it.
+    ``matches`` in the result counts match rows (query or entity, article); ``chats`` lists
+    only the chats on ``instant`` (not paused, not blocked) with new matches.
     """
     await _ensure_temp_tables(db)
     await _clear_batch(db)
@@ -225,26 +233,11 @@ async def percolate(db: aiosqlite.Connection, limit: int, now: int) -> Percolate
     articles = cursor.rowcount
     if articles <= 0:
         return PercolateResult(articles=0, matches=0)
-    await _match_keywords(db)
-    await _match_entities(db)
-    # Keep only matches not already in the inbox, so `matches` and `chats` count what is new.
-    await db.execute(
-        "DELETE FROM temp.percolate_hits WHERE EXISTS (SELECT 1 FROM inbox i"
-        " WHERE i.chat_id = percolate_hits.chat_id AND i.article_id = percolate_hits.article_id"
-        " AND i.subscription_id = percolate_hits.subscription_id)"
-    )
-    cursor = await db.execute(
-        "INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)"
-        " SELECT chat_id, article_id, subscription_id, ? FROM temp.percolate_hits",
-        (now,),
-    )
-    matches = max(cursor.rowcount, 0)
-    chats = tuple(
-        int(row[0])
-        for row in await db.execute_fetchall(
-            "SELECT DISTINCT chat_id FROM temp.percolate_hits ORDER BY chat_id"
-        )
-    )
+    before = await last_match(db)
+    await _match_keywords(db, now)
+    await _match_entities(db, now)
+    matches = await last_match(db) - before
+    chats = await _instant_chats(db, before) if matches else ()
     await db.execute(
         "DELETE FROM percolate_queue WHERE article_id IN (SELECT id FROM temp.percolate_batch)"
     )
@@ -252,7 +245,62 @@ async def percolate(db: aiosqlite.Connection, limit: int, now: int) -> Percolate
     return PercolateResult(articles=articles, matches=matches, chats=chats)
 
 
-async def _match_keywords(db: aiosqlite.Connection) -> None:
+async def last_match(db: aiosqlite.Connection) -> int:
+    """The newest ``matches.seq`` (0 when there is none)."""
+    rows = list(await db.execute_fetchall("SELECT coalesce(max(seq), 0) FROM matches"))
+    return int(rows[0][0])
+
+
+# A chat's matches not yet expanded into its inbox (a correlated condition on `chats`).
+UNEXPANDED = (
+    "EXISTS (SELECT 1 FROM subscription_matches v"
+    " WHERE v.chat_id = chats.id AND v.seq > chats.expanded_seq)"
+)
+
+
+async def _instant_chats(db: aiosqlite.Connection, after: int) -> tuple[int, ...]:
+    """Chats on ``instant`` (not paused, not blocked) with matches after ``after``: the only
+    per-chat work at match time, proportional to the instant chats' subscriptions."""
+    rows = await db.execute_fetchall(
+        "SELECT id FROM chats WHERE digest_frequency = 'instant' AND paused = 0"
+        " AND blocked_at IS NULL AND EXISTS (SELECT 1 FROM subscription_matches v"
+        " WHERE v.chat_id = chats.id AND v.seq > ?) ORDER BY id",
+        (after,),
+    )
+    return tuple(int(row[0]) for row in rows)
+
+
+async def expand_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+    """Materialise a chat's matches after its cursor as inbox rows and advance the cursor;
+    the number of rows added. A blocked chat's cursor advances without rows.
+
+    Runs inside the caller's write transaction, so a crash leaves cursor and rows as they were.
+    """
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT expanded_seq, blocked_at IS NOT NULL FROM chats WHERE id = ?", (chat_id,)
+        )
+    )
+    if not rows:
+        return 0
+    cursor_seq, blocked = int(rows[0][0]), bool(rows[0][1])
+    top = await last_match(db)
+    if top <= cursor_seq:
+        return 0
+    added = 0
+    if not blocked:
+        cursor = await db.execute(
+            "INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)"
+            " SELECT chat_id, article_id, subscription_id, matched_at FROM subscription_matches"
+            " WHERE chat_id = ? AND seq > ? AND seq <= ?",
+            (chat_id, cursor_seq, top),
+        )
+        added = max(cursor.rowcount, 0)
+    await db.execute("UPDATE chats SET expanded_seq = ? WHERE id = ?", (top, chat_id))
+    return added
+
+
+async def _match_keywords(db: aiosqlite.Connection, now: int) -> None:
     if not list(await db.execute_fetchall("SELECT 1 FROM match_queries LIMIT 1")):
         return
     await db.execute(
@@ -287,24 +335,27 @@ async def _match_keywords(db: aiosqlite.Connection) -> None:
         " CROSS JOIN match_queries q ON q.id = c.query_id"
         " CROSS JOIN temp.percolate_fts ON percolate_fts MATCH q.expression"
     )
+    # One row per query and article, if some subscription to it is no newer than the article.
     await db.execute(
-        "INSERT OR IGNORE INTO temp.percolate_hits (chat_id, article_id, subscription_id)"
-        " SELECT s.chat_id, h.article_id, s.id FROM temp.percolate_query_hits h"
+        "INSERT INTO matches (query_id, article_id, ingested_at, matched_at)"
+        " SELECT h.query_id, h.article_id, a.ingested_at, ? FROM temp.percolate_query_hits h"
         " CROSS JOIN articles a ON a.id = h.article_id"
-        " CROSS JOIN subscriptions s ON s.query_id = h.query_id"
-        " CROSS JOIN chats c ON c.id = s.chat_id"
-        " WHERE s.created_at <= a.ingested_at AND c.blocked_at IS NULL"
+        " WHERE EXISTS (SELECT 1 FROM subscriptions s"
+        " WHERE s.query_id = h.query_id AND s.created_at <= a.ingested_at)"
+        " ORDER BY h.article_id, h.query_id",
+        (now,),
     )
 
 
-async def _match_entities(db: aiosqlite.Connection) -> None:
+async def _match_entities(db: aiosqlite.Connection, now: int) -> None:
+    # One row per followed entity and article, as for keyword queries.
     await db.execute(
-        "INSERT OR IGNORE INTO temp.percolate_hits (chat_id, article_id, subscription_id)"
-        " SELECT s.chat_id, a.id, s.id FROM temp.percolate_batch b"
+        "INSERT INTO matches (entity_id, article_id, ingested_at, matched_at)"
+        " SELECT ae.entity_id, a.id, a.ingested_at, ? FROM temp.percolate_batch b"
         " CROSS JOIN articles a ON a.id = b.id"
         " CROSS JOIN article_entities ae ON ae.article_id = b.id"
-        " CROSS JOIN subscriptions s ON s.entity_id = ae.entity_id"
-        " CROSS JOIN chats c ON c.id = s.chat_id"
-        " WHERE s.kind IN (?, ?, ?) AND s.created_at <= a.ingested_at AND c.blocked_at IS NULL",
-        ENTITY_KINDS,
+        " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.entity_id = ae.entity_id"
+        " AND s.kind IN (?, ?, ?) AND s.created_at <= a.ingested_at)"
+        " ORDER BY a.id, ae.entity_id",
+        (now, *ENTITY_KINDS),
     )

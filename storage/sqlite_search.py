@@ -43,6 +43,10 @@ unfiltered one does (no article row is read per candidate):
   ``sort_at`` read. When stories arrive roughly in date order, that boundary is a few days'
   worth; an archive imported out of order widens it, and the search gets slower, never wrong.
 
+A search is one statement when its page has hits: the capped count rides along as an extra
+column (an uncorrelated subquery, evaluated once); an empty page past the first runs
+:func:`count` on its own.
+
 Snippets are computed with the words alone (tags never show in a snippet), in one index scan
 over the page's rowid range (a prefix query like ``secur*`` costs FTS5 a full expansion per
 scan, so the hits are not looked up one by one).
@@ -244,11 +248,25 @@ def _fts_matches(p: Plan) -> str:
     )
 
 
-def _hits_select(p: Plan, page_cte: str, order: str) -> str:
+def _count_source(p: Plan) -> str:
+    if p.match is None:
+        return f"FROM articles a WHERE 1{p.where('a.id', 'a.sort_at')}"
+    return _fts_matches(p)
+
+
+def _total_column(p: Plan, with_total: bool) -> str:
+    """An extra result column with the capped count (evaluated once per statement), or ''."""
+    if not with_total:
+        return ""
+    return f", (SELECT count(*) FROM (SELECT 1 {_count_source(p)} LIMIT :cap)) AS total"
+
+
+def _hits_select(p: Plan, page_cte: str, order: str, with_total: bool) -> str:
     """The hits of a materialised ``page(k, ...)``: snippets from one scan over its range."""
+    total = _total_column(p, with_total)
     if p.words is None:
         return (
-            f"WITH {page_cte} SELECT {_HIT_COLUMNS}, substr(a.text, 1, {OPENING_CHARS}) "
+            f"WITH {page_cte} SELECT {_HIT_COLUMNS}, substr(a.text, 1, {OPENING_CHARS}){total} "
             f"FROM page CROSS JOIN articles a ON a.id = page.k ORDER BY {order}"
         )
     snippet = (
@@ -258,7 +276,7 @@ def _hits_select(p: Plan, page_cte: str, order: str) -> str:
     # `+rowid IN`: checked per row, not handed to FTS5 (which would re-run the MATCH per id).
     return (
         f"WITH {page_cte}, span AS (SELECT min(k) AS lo, max(k) AS hi FROM page) "
-        f"SELECT {_HIT_COLUMNS}, {snippet} "
+        f"SELECT {_HIT_COLUMNS}, {snippet}{total} "
         "FROM span CROSS JOIN articles_fts CROSS JOIN page CROSS JOIN articles a "
         "WHERE articles_fts MATCH :words AND articles_fts.rowid BETWEEN span.lo AND span.hi "
         "AND +articles_fts.rowid = page.k AND a.id = page.k "
@@ -266,9 +284,14 @@ def _hits_select(p: Plan, page_cte: str, order: str) -> str:
     )
 
 
-def relevance_page(p: Plan, limit: int, offset: int) -> Sql:
-    """The best-scored hits among the newest RANK_WINDOW matches (offset + limit <= window)."""
+def relevance_page(p: Plan, limit: int, offset: int, *, with_total: bool = False) -> Sql:
+    """The best-scored hits among the newest RANK_WINDOW matches (offset + limit <= window).
+
+    ``with_total``: each row ends with the capped count of all matches (as :func:`count`), so
+    one statement answers a search that has any hit on its page.
+    """
     params = p.params | {
+        "cap": TOTAL_CAP,
         "window": RANK_WINDOW,
         "limit": limit,
         "offset": offset,
@@ -288,15 +311,17 @@ def relevance_page(p: Plan, limit: int, offset: int) -> Sql:
         "SELECT k, -b / (1.0 + (max(t) OVER () - t) / :half_life) AS score FROM timed "
         "ORDER BY score DESC, k DESC LIMIT :limit OFFSET :offset)"
     )
-    return Sql(_hits_select(p, cte, "page.score DESC, page.k DESC"), params)
+    return Sql(_hits_select(p, cte, "page.score DESC, page.k DESC", with_total), params)
 
 
-def newest_page(p: Plan, limit: int, offset: int) -> Sql:
-    """Matching hits, newest (most recently stored) first."""
-    params = p.params | {"limit": limit, "offset": offset}
+def newest_page(p: Plan, limit: int, offset: int, *, with_total: bool = False) -> Sql:
+    """Matching hits, newest (most recently stored) first; ``with_total`` as for
+    :func:`relevance_page`."""
+    params = p.params | {"limit": limit, "offset": offset, "cap": TOTAL_CAP}
     if p.match is None:
         return Sql(
-            f"SELECT {_HIT_COLUMNS}, substr(a.text, 1, {OPENING_CHARS}) FROM articles a "
+            f"SELECT {_HIT_COLUMNS}, substr(a.text, 1, {OPENING_CHARS})"
+            f"{_total_column(p, with_total)} FROM articles a "
             f"WHERE 1{p.where('a.id', 'a.sort_at')} "
             "ORDER BY a.id DESC LIMIT :limit OFFSET :offset",
             params,
@@ -305,14 +330,10 @@ def newest_page(p: Plan, limit: int, offset: int) -> Sql:
         f"page AS MATERIALIZED (SELECT articles_fts.rowid AS k {_fts_matches(p)} "
         "ORDER BY articles_fts.rowid DESC LIMIT :limit OFFSET :offset)"
     )
-    return Sql(_hits_select(p, cte, "page.k DESC"), params)
+    return Sql(_hits_select(p, cte, "page.k DESC", with_total), params)
 
 
 def count(p: Plan) -> Sql:
     """How many articles match, counted up to TOTAL_CAP."""
     params = p.params | {"cap": TOTAL_CAP}
-    if p.match is None:
-        source = f"FROM articles a WHERE 1{p.where('a.id', 'a.sort_at')}"
-    else:
-        source = _fts_matches(p)
-    return Sql(f"SELECT count(*) FROM (SELECT 1 {source} LIMIT :cap)", params)
+    return Sql(f"SELECT count(*) FROM (SELECT 1 {_count_source(p)} LIMIT :cap)", params)

@@ -13,7 +13,14 @@ from bot.digests import Digests
 from bot.jobs import digest_tick, instant_tick
 from bot.sandbox import SandboxMessage
 from tests.conftest import Bot
-from tests.test_digest_support import STATEDEPT, make_chat, match, release, store_releases, subscribe
+from tests.test_digest_support import (
+    STATEDEPT,
+    make_chat,
+    match,
+    release,
+    store_releases,
+    subscribe,
+)
 
 
 def quick_digests(bot: Bot, *, read_timeout: float | None = None) -> Digests:
@@ -128,7 +135,9 @@ async def test_digest_now_then_nothing_and_schedule_kept(bot: Bot) -> None:
     report = await digests_now(bot)
     assert report == 1
     last = sent_to(bot, chat_id)[-1]
-    assert last.text.startswith("Your digest · 1 new article\n") and STATEDEPT[6]["title"] in last.text
+    assert (
+        last.text.startswith("Your digest · 1 new article\n") and STATEDEPT[6]["title"] in last.text
+    )
 
 
 async def digests_now(bot: Bot) -> int:

@@ -31,7 +31,9 @@ SUBS = {
 
 def view(index: int, *, diplomatic: bool = True, sources: int = 1, hours: int = 0) -> DigestArticle:
     row = STATEDEPT[index]
-    places = frozenset({row["url"], *(f"https://mirror{n}.example/{index}" for n in range(1, sources))})
+    places = frozenset(
+        {row["url"], *(f"https://mirror{n}.example/{index}" for n in range(1, sources))}
+    )
     return DigestArticle(
         id=index + 1,
         title=row["title"],

@@ -142,3 +142,16 @@ async def test_total_is_capped_and_flagged(
     capped = await store.search(text_query("the"))
     assert (capped.total, capped.total_capped) == (3, True)
     assert len(capped.hits) == 4  # the page itself is not cut
+
+
+async def test_source_tags_follow_the_recorded_sources(store: SQLiteStorage) -> None:
+    title, text = STATEDEPT[1]
+    [stored] = await store.add_articles([article(title, text, url="https://a.example/6")])
+    # The same URL again under another name: nothing new is recorded, so no new source.
+    [again] = await store.add_articles(
+        [article(title, text, url="https://a.example/6", source="Xinhua")]
+    )
+    assert again.duplicate_reason == "url"
+    assert [s.source for s in (await store.get_article(stored.article_id)).sources] == ["Test Wire"]
+    assert await ids(store, text_query("security source:xinhua")) == []
+    assert await ids(store, text_query("security source:wire")) == [stored.article_id]

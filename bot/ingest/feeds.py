@@ -296,6 +296,12 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
+def _updated(raw: Mapping[str, Any]) -> Any:
+    # ``raw.get("updated_parsed")`` on an entry without one hands back ``published_parsed`` with
+    # a DeprecationWarning (feedparser issue 310); ``in`` asks for the key itself.
+    return raw["updated_parsed"] if "updated_parsed" in raw else None  # noqa: SIM401 - see above
+
+
 def _describe_bozo(exc: object) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.replace("<unknown>:", "line ")
@@ -347,9 +353,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None, now: dateti
             link=raw.get("link"),
             title=_detail_text(raw.get("title_detail"), str(raw.get("title") or "")),
             text=text,
-            published_at=_struct_to_datetime(
-                raw.get("published_parsed") or raw.get("updated_parsed")
-            ),
+            published_at=_struct_to_datetime(raw.get("published_parsed") or _updated(raw)),
             feed_url=url,
             now=now,
         )

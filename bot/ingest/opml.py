@@ -20,6 +20,8 @@ from bot.ingest.model import IngestError
 from bot.ingest.normalize import canonical_url
 
 MAX_OPML_BYTES = 2 * 1024 * 1024
+#: Folder titles kept in a feed's category; deeper folders add nothing (and cost nothing).
+MAX_CATEGORY_DEPTH = 8
 
 _DTD_DECLARATION = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -65,21 +67,27 @@ def parse_opml(data: bytes) -> list[OPMLFeed]:
     feeds: list[OPMLFeed] = []
     seen: set[str] = set()
 
-    def walk(node: ET.Element, path: tuple[str, ...]) -> None:
-        for outline in node.findall("outline"):
-            title = (outline.get("title") or outline.get("text") or "").strip() or None
-            xml_url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-            if xml_url:
-                try:
-                    url = canonical_url(xml_url)
-                except IngestError:
-                    continue  # an unusable URL in one outline does not spoil the list
-                if url not in seen:
-                    seen.add(url)
-                    feeds.append(OPMLFeed(url, title, " / ".join(path) or None))
-            walk(outline, (*path, title) if title and not xml_url else path)
-
-    walk(body, ())
+    # Depth-first in document order with an explicit stack: expat accepts any nesting depth,
+    # and a recursive walk would let a deeply nested file raise RecursionError.
+    stack: list[tuple[ET.Element, tuple[str, ...]]] = [
+        (outline, ()) for outline in reversed(body.findall("outline"))
+    ]
+    while stack:
+        outline, path = stack.pop()
+        title = (outline.get("title") or outline.get("text") or "").strip() or None
+        xml_url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if xml_url:
+            try:
+                url = canonical_url(xml_url)
+            except IngestError:
+                continue  # an unusable URL in one outline does not spoil the list
+            if url not in seen:
+                seen.add(url)
+                feeds.append(OPMLFeed(url, title, " / ".join(path) or None))
+        inner = path
+        if title and not xml_url and len(path) < MAX_CATEGORY_DEPTH:
+            inner = (*path, title)
+        stack.extend((child, inner) for child in reversed(outline.findall("outline")))
     return feeds
 
 

@@ -91,7 +91,9 @@ _DATELINE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-_NAME = r"[A-Z][\w.\-]*(?:\s[A-Z][\w.\-]*){0,2}"
+# Words of a name are bounded: an unbounded run would make finditer quadratic on text such
+# as "A.A.A.A..." (a word boundary at every letter, each start scanning to the end).
+_NAME = r"[A-Z][\w.\-]{0,39}(?:\s[A-Z][\w.\-]{0,39}){0,2}"
 _ATTRIBUTION_AFTER = re.compile(rf"\b(?P<name>{_NAME})\s+(?:reports|reported|informs|writes)\b")
 _ATTRIBUTION_BEFORE = re.compile(
     rf"\b(?i:reports|reported by|according to|citing|cited by|quoted by|told)\s+(?:the\s+)?"
@@ -112,7 +114,7 @@ _BOILERPLATE = re.compile(
 )
 _ONLY_SYMBOLS = re.compile(r"^[\W_]*$")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")  # soft hyphen: &shy; in pages
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 

@@ -769,18 +769,28 @@ class BotApiServer:
         return message
 
     async def press_button(
-        self, message: SandboxMessage, callback_data: str, user: SandboxUser | None = None
+        self,
+        message: SandboxMessage,
+        callback_data: str,
+        user: SandboxUser | None = None,
+        *,
+        forged: bool = False,
     ) -> str:
         """``user`` presses the inline button with ``callback_data`` under ``message``.
 
         The button must be on the message now (as in a Telegram client). ``user`` defaults to
         the owner of a private chat. Returns the callback query id (see
         :meth:`wait_for_callback_answer`).
+
+        ``forged=True`` skips the button check: a modified client can send any callback data
+        for a message it can see, and a bot must not trust it (access-control tests).
         """
         current = self.message(message.chat_id, message.message_id)
         if current.deleted:
             raise ValueError(f"message {message.message_id} was deleted")
-        if not any(button.callback_data == callback_data for button in current.flat_buttons):
+        if not forged and not any(
+            button.callback_data == callback_data for button in current.flat_buttons
+        ):
             raise ValueError(
                 f"message {message.message_id} has no button with callback_data "
                 f"{callback_data!r}; buttons: {current.flat_buttons}"

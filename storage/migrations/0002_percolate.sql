@@ -48,5 +48,71 @@ WHEN old.query_id IS NOT NULL BEGIN
         AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE query_id = old.query_id);
 END;
 
+-- Matches are recorded per shared query or entity, not per chat: one row per distinct keyword
+-- query (`query_id`) or followed entity (`entity_id`) per article, written in the transaction
+-- that dequeues the batch. Fanning out to ~2,000 chats per article at match time was what
+-- limited percolation; a chat's inbox rows are materialised lazily instead, for that chat only,
+-- when its inbox is read (`chats.expanded_seq` below). `ingested_at` is the article's, copied
+-- so expansion checks "subscription no newer than the article" without reading the article.
+-- Matches go with their query (last subscriber gone), entity or article.
+CREATE TABLE matches (
+    seq         INTEGER PRIMARY KEY,
+    query_id    INTEGER REFERENCES match_queries (id) ON DELETE CASCADE,
+    entity_id   INTEGER REFERENCES entities (id) ON DELETE CASCADE,
+    article_id  INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    ingested_at INTEGER NOT NULL,
+    matched_at  INTEGER NOT NULL,
+    CHECK ((query_id IS NULL) <> (entity_id IS NULL))
+);
+-- Covering: expansion reads a subscription's matches after the chat's cursor from the index.
+CREATE INDEX matches_query ON matches (query_id, seq, article_id, ingested_at, matched_at)
+    WHERE query_id IS NOT NULL;
+CREATE INDEX matches_entity ON matches (entity_id, seq, article_id, ingested_at, matched_at)
+    WHERE entity_id IS NOT NULL;
+CREATE INDEX matches_article ON matches (article_id);
+
+-- Every subscription's matches, as inbox rows would hold them: only articles stored no earlier
+-- than the subscription was made (an older article is not news to it). Expansion selects one
+-- chat's rows with `seq` after its cursor.
+CREATE VIEW subscription_matches (chat_id, article_id, subscription_id, matched_at, seq) AS
+    SELECT s.chat_id, m.article_id, s.id, m.matched_at, m.seq
+    FROM subscriptions s CROSS JOIN matches m ON m.query_id = s.query_id
+    WHERE s.query_id IS NOT NULL AND m.query_id IS NOT NULL AND s.created_at <= m.ingested_at
+    UNION ALL
+    SELECT s.chat_id, m.article_id, s.id, m.matched_at, m.seq
+    FROM subscriptions s CROSS JOIN matches m ON m.entity_id = s.entity_id
+    WHERE s.kind IN ('person', 'country', 'org') AND s.entity_id IS NOT NULL
+        AND m.entity_id IS NOT NULL AND s.created_at <= m.ingested_at;
+
+-- The last match (`matches.seq`) already expanded into this chat's inbox rows. Reading a chat's
+-- inbox first expands the matches after it and advances it, in one transaction.
+ALTER TABLE chats ADD COLUMN expanded_seq INTEGER NOT NULL DEFAULT 0;
+-- Chats on `instant` are the ones percolation reports (for instant delivery).
+CREATE INDEX chats_instant ON chats (id) WHERE digest_frequency = 'instant';
+
+-- A new chat has no subscriptions, so no match before it concerns it: start at the end.
+CREATE TRIGGER chats_expansion_start AFTER INSERT ON chats BEGIN
+    UPDATE chats SET expanded_seq = (SELECT coalesce(max(seq), 0) FROM matches)
+    WHERE id = new.id;
+END;
+
+-- A chat that blocks the bot collects nothing from then on (nor after it comes back): what
+-- was matched before is expanded when it blocks; what is matched while it is blocked is
+-- skipped when it unblocks.
+CREATE TRIGGER chats_blocked AFTER UPDATE OF blocked_at ON chats
+WHEN old.blocked_at IS NULL AND new.blocked_at IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)
+        SELECT chat_id, article_id, subscription_id, matched_at FROM subscription_matches
+        WHERE chat_id = new.id AND seq > new.expanded_seq;
+    UPDATE chats SET expanded_seq = (SELECT coalesce(max(seq), 0) FROM matches)
+    WHERE id = new.id;
+END;
+
+CREATE TRIGGER chats_unblocked AFTER UPDATE OF blocked_at ON chats
+WHEN old.blocked_at IS NOT NULL AND new.blocked_at IS NULL BEGIN
+    UPDATE chats SET expanded_seq = (SELECT coalesce(max(seq), 0) FROM matches)
+    WHERE id = new.id;
+END;
+
 -- Document frequencies of the main index's terms: the rarest group of a query is anchored.
 CREATE VIRTUAL TABLE articles_vocab USING fts5vocab (articles_fts, 'row');

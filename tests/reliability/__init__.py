@@ -1,0 +1,1 @@
+"""Reliability and security tests: hostile input, access control, network safety, secrets."""
