@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from bot import nlp
 from bot.config import Settings
+from bot.nlp.names import name_tokens
 from bot.schedule import ScheduleError, next_digest_at, parse_hhmm
 from bot.search_query import parse_query, visible_text
 from bot.services import resolve_entities
@@ -22,6 +24,7 @@ from storage.base import (
     DigestFrequency,
     Entity,
     EntityKind,
+    EntityMention,
     NewSubscription,
     Storage,
     Subscription,
@@ -62,7 +65,8 @@ class Ambiguous:
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """No stored entity of this kind has this name."""
+    """Neither the stored articles nor the gazetteers know an entity of this kind by this name
+    (a bare surname is not guessed: the full name is needed)."""
 
     kind: EntityKind
     query: str
@@ -199,7 +203,30 @@ class Chats:
         return await self._add_entity(chat_id, entity)
 
     async def _candidates(self, query: str, kind: EntityKind) -> tuple[Entity, ...]:
-        return await resolve_entities(self.storage, query, kind)
+        """Stored entities with this name, joined by the ones the gazetteers know under it.
+
+        People subscribe before the news arrives, so an entity no article has named yet is
+        created from the gazetteers (with the identity an article will give it). A stored
+        match found only through a looser key does not hide what the gazetteers know: a bare
+        "Lavrov" matching only a stored Andrei Lavrov also offers Sergey Lavrov (the user
+        picks), and "Sergei Lavrov" is never taken for Andrei Lavrov.
+        """
+        stored = await resolve_entities(self.storage, query, kind)
+        stored_keys = {entity.key for entity in stored}
+        known = [e for e in nlp.known_entities(query, kind) if e.key not in stored_keys]
+        if not known:
+            return stored
+        tokens = name_tokens(query)
+        if kind == "person" and len(tokens) >= 2:
+            full = " ".join(tokens)
+            stored = tuple(e for e in stored if full in e.aliases)
+        created = [
+            await self.storage.ensure_entity(
+                EntityMention(e.kind, e.canonical, e.key, e.aliases, e.mentions, e.first_offset)
+            )
+            for e in known
+        ]
+        return (*stored, *created)
 
     async def _add_entity(self, chat_id: int, entity: Entity) -> SubscribeOutcome:
         sub = NewSubscription(chat_id, entity.kind, entity.canonical, entity.id)

@@ -42,6 +42,12 @@ _REFUSALS = {
     "limit": "This chat has reached its limit of {} subscriptions; /subscriptions lists them.",
 }
 MAX_LISTED = 50
+# What a name that resolves to nothing should look like, per kind.
+_NAME_EXAMPLES = {
+    "person": "the full name, as in <code>/subscribe person Maria Zakharova</code>",
+    "country": "its name, as in <code>/subscribe country Belarus</code>",
+    "org": "its name or acronym, as in <code>/subscribe org OSCE</code>",
+}
 
 
 def _outcome_text(
@@ -56,10 +62,14 @@ def _outcome_text(
                 matched += " (also as " + escape(", ".join(variants[:6])) + ")"
         else:
             matched = f"articles matching <b>{escape(sub.query)}</b>"
-        text = (
-            f"Subscribed #{sub.id}: {escape(target.label)} will get {matched} in its digest."
-            "\nSettings: /digest"
-        )
+        text = f"Subscribed #{sub.id}: {escape(target.label)} will get {matched} in its digest."
+        if entity is not None and entity.articles == 0:
+            # Subscribed ahead of the news (the name came from the gazetteers).
+            text += (
+                f"\nNo stored article mentions {escape(entity.canonical)} yet;"
+                " new ones will come as they arrive."
+            )
+        text += "\nSettings: /digest"
         return text, keyboard([("Undo", f"u:{sub.id}")])
     if isinstance(outcome, Ambiguous):
         rows = [[(truncate(entity_label(c), 60), f"sp:{c.id}")] for c in outcome.candidates[:8]]
@@ -67,7 +77,8 @@ def _outcome_text(
         return text, keyboard(*rows)
     if isinstance(outcome, Unknown):
         text = (
-            f"No {outcome.kind} known as <b>{escape(outcome.query)}</b> in the stored articles. "
+            f"No {outcome.kind} known as <b>{escape(outcome.query)}</b>. "
+            f"Try {_NAME_EXAMPLES[outcome.kind]}. "
             f"To follow the words instead: <code>/subscribe {escape(outcome.query)}</code>"
         )
         return text, None

@@ -380,6 +380,11 @@ class Storage(Protocol):
         """Return one entity; raise NotFound."""
         ...
 
+    async def ensure_entity(self, mention: EntityMention) -> Entity:
+        """Return the entity with the mention's key, creating it when new (no article needed:
+        a subscription may name it first); the mention's aliases are added either way."""
+        ...
+
     async def article_entities(self, article_id: int) -> list[Entity]:
         """The entities an article mentions, in order of first mention."""
         ...

@@ -650,6 +650,11 @@ class SQLiteStorage:
             raise NotFound(f"entity {entity_id}")
         return found[0]
 
+    async def ensure_entity(self, mention: EntityMention) -> Entity:
+        async with self._transaction() as db:
+            ids = await self._upsert_entities(db, [mention])
+        return await self.get_entity(ids[mention.key])
+
     async def article_entities(self, article_id: int) -> list[Entity]:
         return await self._entities(
             "JOIN article_entities link ON link.entity_id = e.id WHERE link.article_id = ?",
