@@ -284,12 +284,17 @@ class InboxItem:
 
 @dataclass(frozen=True, slots=True)
 class PercolateResult:
-    """What one ``Storage.percolate`` call did: articles matched, inbox rows added, and the
-    chats that got new inbox items (for instant delivery)."""
+    """What one ``Storage.percolate`` call did.
+
+    ``matches`` counts (shared query or entity, article) pairs matched, not inbox rows: a
+    backend may record matches once per query or entity and materialise a chat's inbox rows
+    only when the chat's inbox is read (``pending_inbox``). ``chats`` lists only the chats on
+    ``instant`` frequency (not paused, not blocked) that got new matches, for the instant
+    delivery job; chats on scheduled digests are not listed (their digest reads the inbox)."""
 
     articles: int
     matches: int
-    chats: tuple[int, ...] = ()
+    chats: tuple[int, ...] = ()  # instant chats with new matches only
 
 
 # --------------------------------------------------------------------------- feeds
@@ -430,16 +435,21 @@ class Storage(Protocol):
     # inbox and digests
     async def percolate(self, limit: int = 500) -> PercolateResult:
         """Match up to ``limit`` stored, not yet matched articles against the subscriptions
-        that existed when each article was stored; add the matches to the inbox and mark the
-        articles matched, in one transaction (a crash leaves them for the next call).
-        ``articles`` is 0 when nothing was waiting."""
+        that existed when each article was stored; record the matches and mark the articles
+        matched, in one transaction (a crash leaves them for the next call). The matches
+        reach each chat's inbox no later than its next ``pending_inbox`` / ``pending_chats``.
+        ``articles`` is 0 when nothing was waiting; see PercolateResult for ``chats``."""
         ...
 
     async def add_inbox(self, items: Sequence[InboxItem]) -> int:
         """Insert matches, ignoring ones already there; return how many were new."""
         ...
 
-    async def pending_inbox(self, chat_id: int) -> list[InboxItem]: ...
+    async def pending_inbox(self, chat_id: int) -> list[InboxItem]:
+        """The chat's undelivered items, oldest match first: one per (article, matching
+        subscription), including every match recorded so far (a backend that records matches
+        lazily materialises the chat's inbox rows first, in the same transaction)."""
+        ...
 
     async def mark_delivered(
         self,

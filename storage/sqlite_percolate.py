@@ -20,10 +20,10 @@ only the batch being matched, tokenised like the main index. Only candidates are
 Person, country and organisation subscriptions match through ``article_entities`` by entity
 id, so every name variant the extractor linked counts. Source subscriptions are not matched.
 
-Matches are recorded per query or entity, not per chat: one ``matches`` row per distinct
-keyword query or followed entity per article, however many chats follow it (a popular name
-has thousands of followers; writing their inbox rows at match time is what used to limit
-percolation). A chat's inbox rows are materialised lazily, for that chat only, by
+Matches are recorded per query or entity, not per chat: for each batch, one ``matches`` row
+per distinct keyword query or followed entity, listing the articles it matched, however many
+chats follow it (a popular name has thousands of followers; writing their inbox rows at match
+time is what used to limit percolation). A chat's inbox rows are materialised lazily, for that chat only, by
 :func:`expand_chat` whenever its inbox is read: the matches of its subscriptions after its
 cursor (``chats.expanded_seq``) become inbox rows and the cursor advances, in one transaction.
 So a reader of the inbox sees what eager fan-out would have written: one row per matching
@@ -220,8 +220,8 @@ async def percolate(db: aiosqlite.Connection, limit: int, now: int) -> Percolate
     """Match up to ``limit`` queued articles (oldest first) and record ``matches`` stamped ``now``.
 
     Runs inside the caller's write transaction; the matched articles leave the queue in it.
-    ``matches`` in the result counts match rows (query or entity, article); ``chats`` lists
-    only the chats on ``instant`` (not paused, not blocked) with new matches.
+    ``matches`` in the result counts (query or entity, article) pairs; ``chats`` lists only
+    the chats on ``instant`` (not paused, not blocked) with new matches.
     """
     await _ensure_temp_tables(db)
     await _clear_batch(db)
@@ -236,7 +236,13 @@ async def percolate(db: aiosqlite.Connection, limit: int, now: int) -> Percolate
     before = await last_match(db)
     await _match_keywords(db, now)
     await _match_entities(db, now)
-    matches = await last_match(db) - before
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT coalesce(sum(json_array_length(article_ids)), 0) FROM matches WHERE seq > ?",
+            (before,),
+        )
+    )
+    matches = int(rows[0][0])
     chats = await _instant_chats(db, before) if matches else ()
     await db.execute(
         "DELETE FROM percolate_queue WHERE article_id IN (SELECT id FROM temp.percolate_batch)"
@@ -278,13 +284,14 @@ async def expand_chat(db: aiosqlite.Connection, chat_id: int) -> int:
     """
     rows = list(
         await db.execute_fetchall(
-            "SELECT expanded_seq, blocked_at IS NOT NULL FROM chats WHERE id = ?", (chat_id,)
+            "SELECT expanded_seq, blocked_at IS NOT NULL,"
+            " (SELECT coalesce(max(seq), 0) FROM matches) FROM chats WHERE id = ?",
+            (chat_id,),
         )
     )
     if not rows:
         return 0
-    cursor_seq, blocked = int(rows[0][0]), bool(rows[0][1])
-    top = await last_match(db)
+    cursor_seq, blocked, top = int(rows[0][0]), bool(rows[0][1]), int(rows[0][2])
     if top <= cursor_seq:
         return 0
     added = 0
@@ -335,27 +342,25 @@ async def _match_keywords(db: aiosqlite.Connection, now: int) -> None:
         " CROSS JOIN match_queries q ON q.id = c.query_id"
         " CROSS JOIN temp.percolate_fts ON percolate_fts MATCH q.expression"
     )
-    # One row per query and article, if some subscription to it is no newer than the article.
+    # One row per query: the batch's articles it matched (in primary key order, ascending).
     await db.execute(
-        "INSERT INTO matches (query_id, article_id, ingested_at, matched_at)"
-        " SELECT h.query_id, h.article_id, a.ingested_at, ? FROM temp.percolate_query_hits h"
-        " CROSS JOIN articles a ON a.id = h.article_id"
-        " WHERE EXISTS (SELECT 1 FROM subscriptions s"
-        " WHERE s.query_id = h.query_id AND s.created_at <= a.ingested_at)"
-        " ORDER BY h.article_id, h.query_id",
+        "INSERT INTO matches (query_id, article_ids, matched_at)"
+        " SELECT query_id, json_group_array(article_id), ? FROM temp.percolate_query_hits"
+        " GROUP BY query_id ORDER BY query_id",
         (now,),
     )
 
 
 async def _match_entities(db: aiosqlite.Connection, now: int) -> None:
-    # One row per followed entity and article, as for keyword queries.
+    # One row per followed entity: the batch's articles that mention it.
     await db.execute(
-        "INSERT INTO matches (entity_id, article_id, ingested_at, matched_at)"
-        " SELECT ae.entity_id, a.id, a.ingested_at, ? FROM temp.percolate_batch b"
-        " CROSS JOIN articles a ON a.id = b.id"
+        "INSERT INTO matches (entity_id, article_ids, matched_at)"
+        " SELECT entity_id, json_group_array(article_id), ? FROM"
+        " (SELECT ae.entity_id, ae.article_id FROM temp.percolate_batch b"
         " CROSS JOIN article_entities ae ON ae.article_id = b.id"
-        " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.entity_id = ae.entity_id"
-        " AND s.kind IN (?, ?, ?) AND s.created_at <= a.ingested_at)"
-        " ORDER BY a.id, ae.entity_id",
+        " WHERE EXISTS (SELECT 1 FROM subscriptions s"
+        " WHERE s.entity_id = ae.entity_id AND s.kind IN (?, ?, ?))"
+        " ORDER BY ae.entity_id, ae.article_id)"
+        " GROUP BY entity_id ORDER BY entity_id",
         (now, *ENTITY_KINDS),
     )

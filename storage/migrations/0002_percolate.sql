@@ -48,41 +48,48 @@ WHEN old.query_id IS NOT NULL BEGIN
         AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE query_id = old.query_id);
 END;
 
--- Matches are recorded per shared query or entity, not per chat: one row per distinct keyword
--- query (`query_id`) or followed entity (`entity_id`) per article, written in the transaction
--- that dequeues the batch. Fanning out to ~2,000 chats per article at match time was what
--- limited percolation; a chat's inbox rows are materialised lazily instead, for that chat only,
--- when its inbox is read (`chats.expanded_seq` below). `ingested_at` is the article's, copied
--- so expansion checks "subscription no newer than the article" without reading the article.
--- Matches go with their query (last subscriber gone), entity or article.
+-- Matches are recorded per shared query or entity, not per chat: for each batch of articles
+-- matched, one row per distinct keyword query (`query_id`) or followed entity (`entity_id`)
+-- listing the batch's articles it matched (`article_ids`, a JSON array), written in the
+-- transaction that dequeues the batch. Fanning out to ~2,000 chats per article at match time
+-- was what limited percolation (and one row per query per article still cost ~300 rows per
+-- article); a chat's inbox rows are materialised lazily instead, for that chat only, when its
+-- inbox is read (`chats.expanded_seq` below). Matches go with their query (last subscriber
+-- gone) or entity; an article id without an article is skipped when expanded.
 CREATE TABLE matches (
     seq         INTEGER PRIMARY KEY,
     query_id    INTEGER REFERENCES match_queries (id) ON DELETE CASCADE,
     entity_id   INTEGER REFERENCES entities (id) ON DELETE CASCADE,
-    article_id  INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    ingested_at INTEGER NOT NULL,
+    article_ids TEXT    NOT NULL,
     matched_at  INTEGER NOT NULL,
     CHECK ((query_id IS NULL) <> (entity_id IS NULL))
 );
--- Covering: expansion reads a subscription's matches after the chat's cursor from the index.
-CREATE INDEX matches_query ON matches (query_id, seq, article_id, ingested_at, matched_at)
-    WHERE query_id IS NOT NULL;
-CREATE INDEX matches_entity ON matches (entity_id, seq, article_id, ingested_at, matched_at)
-    WHERE entity_id IS NOT NULL;
-CREATE INDEX matches_article ON matches (article_id);
+CREATE INDEX matches_query ON matches (query_id, seq) WHERE query_id IS NOT NULL;
+CREATE INDEX matches_entity ON matches (entity_id, seq) WHERE entity_id IS NOT NULL;
 
--- Every subscription's matches, as inbox rows would hold them: only articles stored no earlier
--- than the subscription was made (an older article is not news to it). Expansion selects one
--- chat's rows with `seq` after its cursor.
+-- Every subscription's matches, one row per article as the inbox holds them, and only articles
+-- stored no earlier than the subscription was made (an older article is not news to it).
+-- Expansion selects one chat's rows with `seq` after its cursor.
 CREATE VIEW subscription_matches (chat_id, article_id, subscription_id, matched_at, seq) AS
-    SELECT s.chat_id, m.article_id, s.id, m.matched_at, m.seq
-    FROM subscriptions s CROSS JOIN matches m ON m.query_id = s.query_id
-    WHERE s.query_id IS NOT NULL AND m.query_id IS NOT NULL AND s.created_at <= m.ingested_at
+    SELECT s.chat_id, a.id, s.id, m.matched_at, m.seq
+    FROM subscriptions s
+    CROSS JOIN matches m ON m.query_id = s.query_id
+    CROSS JOIN json_each(m.article_ids) j
+    CROSS JOIN articles a ON a.id = j.value
+    WHERE s.query_id IS NOT NULL AND m.query_id IS NOT NULL AND s.created_at <= a.ingested_at
     UNION ALL
-    SELECT s.chat_id, m.article_id, s.id, m.matched_at, m.seq
-    FROM subscriptions s CROSS JOIN matches m ON m.entity_id = s.entity_id
+    SELECT s.chat_id, a.id, s.id, m.matched_at, m.seq
+    FROM subscriptions s
+    CROSS JOIN matches m ON m.entity_id = s.entity_id
+    CROSS JOIN json_each(m.article_ids) j
+    CROSS JOIN articles a ON a.id = j.value
     WHERE s.kind IN ('person', 'country', 'org') AND s.entity_id IS NOT NULL
-        AND m.entity_id IS NOT NULL AND s.created_at <= m.ingested_at;
+        AND m.entity_id IS NOT NULL AND s.created_at <= a.ingested_at;
+
+-- Inbox rows are now written chat by chat, so an index by article took one random page write
+-- per row (it made expansion ~5x slower). Nothing looks the inbox up by article; articles are
+-- not deleted (deleting one would scan the inbox for the foreign key).
+DROP INDEX inbox_article;
 
 -- The last match (`matches.seq`) already expanded into this chat's inbox rows. Reading a chat's
 -- inbox first expands the matches after it and advances it, in one transaction.
