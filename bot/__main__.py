@@ -77,9 +77,21 @@ def _print_hits(result: SearchResult, out: TextIO) -> None:
 
 async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
     from bot.progress import Progress
+    from bot.services import IngestOutcome
+
+    def acknowledge(outcomes: Sequence[IngestOutcome]) -> None:
+        # One line per article as soon as its batch is committed: a line printed is an
+        # article stored, even if the run is interrupted later.
+        for outcome in outcomes:
+            state = "added" if outcome.created else f"duplicate of #{outcome.article_id}"
+            print(f"#{outcome.article_id} {state}: {outcome.title}", flush=True)
 
     with Progress("ingest", unit="article") as progress:
-        report = await services.ingest_sources(args.sources, progress=progress.advance)
+        report = await services.ingest_sources(
+            args.sources,
+            progress=progress.advance,
+            on_stored=None if args.json else acknowledge,
+        )
     if args.json:
         payload = {
             "added": report.added,
@@ -89,9 +101,6 @@ async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, ensure_ascii=False))
     else:
-        for outcome in report.outcomes:
-            state = "added" if outcome.created else f"duplicate of #{outcome.article_id}"
-            print(f"#{outcome.article_id} {state}: {outcome.title}")
         for error in report.errors:
             print(f"error: {error.source}: {error.error}", file=sys.stderr)
         print(f"{report.added} added, {report.duplicates} duplicates, {report.failed} failed")

@@ -221,9 +221,16 @@ class Services:
         return outcome
 
     async def ingest_sources(
-        self, sources: Iterable[str], progress: Callable[[int], None] | None = None
+        self,
+        sources: Iterable[str],
+        progress: Callable[[int], None] | None = None,
+        on_stored: Callable[[Sequence[IngestOutcome]], None] | None = None,
     ) -> IngestReport:
-        """Ingest files (JSON, JSONL, text, HTML) and URLs; bad items are reported, not fatal."""
+        """Ingest files (JSON, JSONL, text, HTML) and URLs; bad items are reported, not fatal.
+
+        ``on_stored`` hears about each batch right after its transaction committed, so a caller
+        can acknowledge articles as they become durable rather than only at the very end.
+        """
         report = IngestReport()
         for source in sources:
             if source.startswith(("http://", "https://")):
@@ -234,14 +241,20 @@ class Services:
                     report.errors.append(SourceError(source, str(exc)))
                 else:
                     self._count(report, outcome)
+                    if on_stored:
+                        on_stored([outcome])
                 if progress:
                     progress(1)
                 continue
-            await self._ingest_file(Path(source), report, progress)
+            await self._ingest_file(Path(source), report, progress, on_stored)
         return report
 
     async def _ingest_file(
-        self, path: Path, report: IngestReport, progress: Callable[[int], None] | None
+        self,
+        path: Path,
+        report: IngestReport,
+        progress: Callable[[int], None] | None,
+        on_stored: Callable[[Sequence[IngestOutcome]], None] | None,
     ) -> None:
         if not await asyncio.to_thread(path.is_file):
             report.failed += 1
@@ -250,8 +263,11 @@ class Services:
         batch: list[ParsedArticle] = []
 
         async def flush() -> None:
-            for outcome in await self.store(batch):
+            outcomes = await self.store(batch)
+            for outcome in outcomes:
                 self._count(report, outcome)
+            if on_stored:
+                on_stored(outcomes)
             if progress:
                 progress(len(batch))
             batch.clear()

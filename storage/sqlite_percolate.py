@@ -23,9 +23,10 @@ id, so every name variant the extractor linked counts. Source subscriptions are 
 Matches are recorded per query or entity, not per chat: for each batch, one ``matches`` row
 per distinct keyword query or followed entity, listing the articles it matched, however many
 chats follow it (a popular name has thousands of followers; writing their inbox rows at match
-time is what used to limit percolation). A chat's inbox rows are materialised lazily, for that chat only, by
-:func:`expand_chat` whenever its inbox is read: the matches of its subscriptions after its
-cursor (``chats.expanded_seq``) become inbox rows and the cursor advances, in one transaction.
+time is what used to limit percolation). A chat's inbox rows are materialised lazily, for that
+chat only, by :func:`expand_chat` whenever its inbox is read: the matches of its subscriptions
+after its cursor (``chats.expanded_seq``) become inbox rows and the cursor advances, in one
+transaction.
 So a reader of the inbox sees what eager fan-out would have written: one row per matching
 subscription per article.
 

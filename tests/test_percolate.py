@@ -1,6 +1,9 @@
 """Tests for matching new articles against subscriptions (storage.sqlite_percolate), on real
 SQLite files: keyword subscriptions agree with /search, entity subscriptions match by id, only
-news counts, a crash loses nothing and repeats nothing, and the index follows subscriptions."""
+news counts, a crash loses nothing and repeats nothing, and the index follows subscriptions.
+
+Matches are recorded per query or entity and reach a chat's inbox when it is read, so every
+inbox here is read the way digests read it: through ``pending_inbox``."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,13 @@ from bot.ingest.normalize import fingerprint_and_signature
 from bot.nlp.names import lookup_keys
 from bot.search_query import parse_query, word_runs
 from bot.services import analyse
-from storage.base import NewArticle, NewSubscription, SearchQuery
+from storage.base import (
+    NewArticle,
+    NewSubscription,
+    PercolateResult,
+    SearchQuery,
+    SubscriptionKind,
+)
 from storage.sqlite import SQLiteStorage
 from storage.sqlite_percolate import TOKENIZE, tokenize
 
@@ -161,12 +171,20 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
 
 
 async def _inbox(store: SQLiteStorage, subscription_id: int | None = None) -> list[tuple[int, ...]]:
-    rows = await store.db.execute_fetchall(
-        "SELECT chat_id, article_id, subscription_id FROM inbox"
-        " WHERE ?1 IS NULL OR subscription_id = ?1 ORDER BY 1, 2, 3",
-        (subscription_id,),
-    )
-    return [tuple(r) for r in rows]
+    """Every chat's pending (chat, article, subscription) rows, read through pending_inbox."""
+    chats = [int(r[0]) for r in await store.db.execute_fetchall("SELECT id FROM chats")]
+    rows = [
+        (item.chat_id, item.article_id, item.subscription_id)
+        for chat_id in chats
+        for item in await store.pending_inbox(chat_id)
+        if subscription_id is None or item.subscription_id == subscription_id
+    ]
+    return sorted(rows)
+
+
+async def _make_instant(store: SQLiteStorage, chat_id: int, paused: bool = False) -> None:
+    chat = await store.get_chat(chat_id)
+    await store.save_chat(replace(chat, digest_frequency="instant", paused=paused))
 
 
 # --------------------------------------------------------------------------- /search semantics
@@ -203,6 +221,7 @@ async def test_keyword_subscription_matches_iff_search_finds(tmp_path: Path, que
         await store.add_articles([make_article(t, x) for t, x in BACKGROUND])
         await percolate_all(store)  # the background is old news
         await store.ensure_chat(1, "private", None, "UTC")
+        await _make_instant(store, 1)
         sub = await store.add_subscription(
             NewSubscription(1, "keyword", query, text=parsed.text), 10
         )
@@ -287,11 +306,13 @@ async def test_article_stored_before_the_subscription_is_not_news(store: SQLiteS
 
 
 async def test_duplicates_and_blocked_chats(store: SQLiteStorage) -> None:
+    await _make_instant(store, 1)
     sub = await store.add_subscription(NewSubscription(1, "keyword", "eurasian"), 10)
     await store.add_subscription(NewSubscription(2, "keyword", "eurasian"), 10)
     await store.mark_blocked(2, (await store.get_chat(2)).created_at or sub.created_at)
     (first,) = await store.add_articles([make_article(*TARGETS[0])])
-    assert await percolate_all(store) == type(await store.percolate())(1, 1, (1,))
+    # One query followed by two chats: one match; only the unblocked instant chat is listed.
+    assert await percolate_all(store) == PercolateResult(1, 1, (1,))
     (again,) = await store.add_articles([make_article(*TARGETS[0])])
     assert not again.created
     assert (await store.percolate()).articles == 0  # a merged duplicate is not news again
@@ -382,4 +403,209 @@ async def test_subscriptions_share_and_release_their_anchors(store: SQLiteStorag
     await store.forget_chat(2)
     assert await _anchor_count(store) == (0, 0)
     await store.add_articles([make_article(*TARGETS[5])])  # "... security ..."
-    assert await percolate_all(store) == type(await store.percolate())(1, 0, ())
+    assert await percolate_all(store) == PercolateResult(1, 0, ())
+
+
+# --------------------------------------------------------------------------- lazy inbox rows
+
+
+async def _cursor(store: SQLiteStorage, chat_id: int) -> tuple[int, int]:
+    """A chat's expansion cursor and the newest match."""
+    rows = await store.db.execute_fetchall(
+        "SELECT expanded_seq, (SELECT coalesce(max(seq), 0) FROM matches) FROM chats WHERE id = ?",
+        (chat_id,),
+    )
+    cursor, newest = next(iter(rows))
+    return int(cursor), int(newest)
+
+
+async def _stored_inbox_rows(store: SQLiteStorage, chat_id: int) -> int:
+    rows = await store.db.execute_fetchall(
+        "SELECT count(*) FROM inbox WHERE chat_id = ?", (chat_id,)
+    )
+    return int(next(iter(rows))[0])
+
+
+async def test_lazy_inbox_rows_equal_eager_fan_out(store: SQLiteStorage) -> None:
+    await store.add_articles([make_article(*TARGETS[0], entities=True)])
+    await percolate_all(store)  # old news: only there to create the person
+    (lavrov,) = await store.find_entities(list(lookup_keys("Lavrov")), "person")
+    specs: list[tuple[int, SubscriptionKind, str]] = [
+        (1, "keyword", "eurasian"),
+        (1, "keyword", "integration"),
+        (1, "person", lavrov.canonical),
+        (2, "keyword", "eurasian"),  # the same query as chat 1's: one match row for both
+        (2, "keyword", "thailand OR osce"),
+    ]
+    subs = []
+    for chat_id, kind, query in specs:
+        entity_id = lavrov.id if kind == "person" else None
+        text = parse_query(query).text if kind == "keyword" else None
+        subs.append(
+            await store.add_subscription(
+                NewSubscription(chat_id, kind, query, entity_id=entity_id, text=text), 10
+            )
+        )
+    results = await store.add_articles([make_article(t, x, True) for t, x in TARGETS[1:]])
+    new = {r.article_id for r in results}
+    outcome = await percolate_all(store)
+    assert outcome.articles == len(TARGETS) - 1
+    assert outcome.chats == ()  # nobody is on instant
+
+    # What eager fan-out wrote: one row per (chat, article, matching subscription).
+    expected = set()
+    for sub in subs:
+        if sub.kind == "keyword":
+            page = await store.search(SearchQuery(text=parse_query(sub.query).text, limit=100))
+            found = {hit.id for hit in page.hits} & new
+        else:
+            found = {a for a in new if lavrov.id in {e.id for e in await store.article_entities(a)}}
+        expected |= {(sub.chat_id, article, sub.id) for article in found}
+    assert await _stored_inbox_rows(store, 1) == 0  # nothing written per chat at match time
+    items = {1: await store.pending_inbox(1), 2: await store.pending_inbox(2)}
+    got = {(i.chat_id, i.article_id, i.subscription_id) for rows in items.values() for i in rows}
+    assert got == expected
+    assert len(items[1]) + len(items[2]) == len(expected)  # no duplicates
+    per_article = [sum(1 for i in items[1] if i.article_id == a) for a in new]
+    assert max(per_article) == 3  # eurasian, integration and Lavrov: three rows, as before
+    assert outcome.matches < len(expected)  # a shared query counts once
+    assert all(i.delivered_at is None for rows in items.values() for i in rows)
+    assert [i.matched_at for i in items[1]] == sorted(i.matched_at for i in items[1])
+
+    # Delivery works on the materialised rows; only what comes later is pending again.
+    await store.mark_delivered(1, [i.article_id for i in items[1]], subs[0].created_at, None)
+    assert await store.pending_inbox(1) == []
+    (later,) = await store.add_articles(
+        [make_article("Talks in Minsk", "Sergey Lavrov met his counterpart in Minsk.", True)]
+    )
+    await percolate_all(store)
+    later_rows = await store.pending_inbox(1)
+    assert {i.article_id for i in later_rows} == {later.article_id}
+    assert await store.pending_inbox(1) == later_rows  # reading again adds nothing
+
+
+async def test_new_subscription_does_not_get_old_matches(store: SQLiteStorage) -> None:
+    first = await store.add_subscription(NewSubscription(1, "keyword", "eurasian"), 10)
+    (old,) = await store.add_articles([make_article(*TARGETS[0])])
+    await percolate_all(store)
+    # Chat 1 subscribed two minutes ago; the article came a minute ago; chat 2 subscribes now.
+    await store.db.execute("UPDATE subscriptions SET created_at = created_at - 120")
+    await store.db.execute("UPDATE articles SET ingested_at = ingested_at - 60")
+    cursor, newest = await _cursor(store, 2)
+    assert cursor < newest  # chat 2's cursor is behind the old match
+    late = await store.add_subscription(NewSubscription(2, "keyword", "eurasian"), 10)
+    assert await store.pending_inbox(2) == []
+    assert [(i.article_id, i.subscription_id) for i in await store.pending_inbox(1)] == [
+        (old.article_id, first.id)
+    ]
+    (new,) = await store.add_articles([make_article(*TARGETS[2])])
+    await percolate_all(store)
+    assert [(i.article_id, i.subscription_id) for i in await store.pending_inbox(2)] == [
+        (new.article_id, late.id)
+    ]
+
+
+async def test_percolate_lists_only_instant_chats(store: SQLiteStorage) -> None:
+    for chat_id in (3, 4, 5):
+        await store.ensure_chat(chat_id, "private", None, "UTC")
+    await _make_instant(store, 1)  # instant: listed
+    await _make_instant(store, 3, paused=True)  # paused: not listed
+    await _make_instant(store, 4)
+    await _make_instant(store, 5)  # instant, nothing of its own matches
+    for chat_id in (1, 2, 3, 4):  # chat 2 is on daily digests
+        await store.add_subscription(NewSubscription(chat_id, "keyword", "eurasian"), 10)
+    await store.add_subscription(NewSubscription(5, "keyword", "thailand"), 10)
+    await store.mark_blocked(4, datetime.now(UTC))
+    (article,) = await store.add_articles([make_article(*TARGETS[0])])
+    outcome = await store.percolate()
+    assert outcome == PercolateResult(1, 1, (1,))
+    # The instant job finds the chat before anything read its inbox, and not after delivery.
+    assert [c.id for c in await store.pending_chats("instant")] == [1]
+    assert [c.id for c in await store.pending_chats("daily")] == [2]
+    (item,) = await store.pending_inbox(1)
+    await store.mark_delivered(1, [item.article_id], item.matched_at, None)
+    assert await store.pending_chats("instant") == []
+    assert [i.article_id for i in await store.pending_inbox(2)] == [article.article_id]
+    assert await store.pending_inbox(4) == []  # blocked before the match
+
+
+async def test_blocked_chat_collects_nothing_while_blocked(store: SQLiteStorage) -> None:
+    await store.add_subscription(NewSubscription(2, "keyword", "lavrov"), 10)
+    ids = []
+    for index, step in ((1, "block"), (3, "unblock"), (5, None)):
+        (result,) = await store.add_articles([make_article(*TARGETS[index])])
+        ids.append(result.article_id)
+        await percolate_all(store)
+        if step == "block":  # matched before it blocked: kept, as it was matched
+            await store.mark_blocked(2, datetime.now(UTC))
+        elif step == "unblock":  # matched while blocked: skipped
+            await store.ensure_chat(2, "group", "Group", "UTC")
+    assert [i.article_id for i in await store.pending_inbox(2)] == [ids[0], ids[2]]
+
+
+async def test_deleting_subscriptions_and_chats_removes_their_rows(store: SQLiteStorage) -> None:
+    keep = await store.add_subscription(NewSubscription(1, "keyword", "eurasian"), 10)
+    drop = await store.add_subscription(NewSubscription(1, "keyword", "integration"), 10)
+    await store.add_subscription(NewSubscription(2, "keyword", "integration"), 10)
+    await store.add_articles([make_article(*TARGETS[0])])
+    await percolate_all(store)
+    assert len(await store.pending_inbox(1)) == 2  # expanded
+    assert await store.delete_subscription(1, drop.id)
+    assert [i.subscription_id for i in await store.pending_inbox(1)] == [keep.id]
+    await store.forget_chat(2)  # never expanded; its query had no other follower
+    rows = await store.db.execute_fetchall("SELECT count(*) FROM matches")
+    assert next(iter(rows))[0] == 1  # only "eurasian" is still followed
+    await store.forget_chat(1)
+    rows = await store.db.execute_fetchall("SELECT count(*) FROM matches")
+    assert next(iter(rows))[0] == 0
+
+
+_EXPANSION_CRASHER = """
+import asyncio, sys
+import aiosqlite
+from storage import sqlite_percolate
+
+async def main():
+    db = await aiosqlite.connect(sys.argv[1], isolation_level=None)
+    await db.execute("PRAGMA busy_timeout = 5000")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("BEGIN IMMEDIATE")
+    print(await sqlite_percolate.expand_chat(db, 1), flush=True)
+    await asyncio.sleep(60)  # killed here, inside the transaction
+
+asyncio.run(main())
+"""
+
+
+async def test_expansion_survives_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "expand.db"
+    async with SQLiteStorage(path) as store:
+        await store.ensure_chat(1, "private", None, "UTC")
+        await store.add_subscription(NewSubscription(1, "keyword", "lavrov"), 5)
+        await store.add_subscription(NewSubscription(1, "keyword", "belarus"), 5)
+        await store.add_articles([make_article(t, x) for t, x in TARGETS[:9]])
+        await percolate_all(store)
+        before = await _cursor(store, 1)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _EXPANSION_CRASHER,
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 20)
+    expanded = int(line)
+    assert expanded > 9  # it wrote the rows, then died before committing
+    os.kill(process.pid, signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    async with SQLiteStorage(path) as store:
+        assert await _cursor(store, 1) == before  # the cursor did not move ...
+        assert await _stored_inbox_rows(store, 1) == 0  # ... and no row is left half-done
+        items = await store.pending_inbox(1)
+        keys = [(i.article_id, i.subscription_id) for i in items]
+        assert len(keys) == len(set(keys)) == expanded
+        cursor, newest = await _cursor(store, 1)
+        assert cursor == newest
+        assert await store.pending_inbox(1) == items

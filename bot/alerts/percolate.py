@@ -3,6 +3,8 @@
 The matching itself lives in storage (see :mod:`storage.sqlite_percolate`): keyword
 subscriptions must follow exactly the ``/search`` semantics, which are the full-text engine's,
 and person/country/organisation subscriptions match by entity id through the stored links.
+Matches are recorded once per shared query or entity; each chat's inbox rows appear when its
+inbox is read (``Storage.pending_inbox``), so digests see one item per matching subscription.
 This module drains the queue of unmatched articles in batches, each batch in its own
 transaction, so callers (ingest, the periodic job) need one call.
 """
@@ -15,7 +17,8 @@ BATCH = 500  # articles per transaction: large enough to amortise, short enough 
 
 
 async def percolate_all(storage: Storage, batch: int = BATCH) -> PercolateResult:
-    """Match every article waiting to be matched; the totals, and every chat with new items."""
+    """Match every article waiting to be matched; the totals, and every chat on ``instant``
+    delivery with new matches (chats on scheduled digests are not listed)."""
     articles = matches = 0
     chats: set[int] = set()
     while True:

@@ -17,12 +17,16 @@ import re
 import unicodedata
 
 from bot.nlp.entities import (
+    _NAME,
+    _NOT,
     _NOT_NAMES,
     EntityKind,
     EntitySummary,
     _Gazetteer,
     _gazetteer,
     _is_first_name,
+    _word_class,
+    extract_entities,
 )
 from bot.nlp.names import TITLE_WORDS, alias_keys, name_tokens, person_key
 
@@ -101,7 +105,7 @@ def _leaders_by_surname() -> dict[str, tuple[str, ...]]:
 
 @functools.cache
 def _leaders_by_short_name() -> dict[str, tuple[str, ...]]:
-    """ "first last" and "f last" (middle names dropped) -> the office holders they fit."""
+    """Short forms (first + last name, initial + last name) -> the office holders they fit."""
     owners: dict[str, list[str]] = {}
     for key, canonical in _gazetteer().leaders.items():
         parts = key.removeprefix("person:").split()
@@ -129,9 +133,36 @@ def _person_names(query: str, gaz: _Gazetteer) -> tuple[str, ...]:
     if fits:
         return fits
     display = _display_name(query)
-    if initial_only or display is None or not _is_first_name(display.split()[0], gaz):
+    if display is not None:
+        display = _as_extracted(display)
+    if initial_only or display is None or not _looks_like_a_name(display, gaz):
         return ()  # "S. Ivanov", "Zzyzx Qwerty", "Eurasian Integration": no person to key
     return (display,)
+
+
+def _as_extracted(name: str) -> str:
+    """The name as the extractor delimits it in a sentence ("Journalist Raman Pratasevich"
+    -> "Raman Pratasevich"); unchanged when the extractor finds no person ending with it."""
+    sentence = f"{name} said."
+    persons = extract_entities(sentence).persons
+    if len(persons) == 1 and persons[0].end == len(name):
+        return persons[0].text
+    return name
+
+
+def _looks_like_a_name(display: str, gaz: _Gazetteer) -> bool:
+    """No word the extractor rules out of names ("Union", "Ministry"), and at least one word
+    the name tables know as part of people's names ("Raman" of Raman Pratasevich)."""
+    words = display.split()
+    # (The word classes judge Latin script; a Cyrillic name is left to the name tables.)
+    if any(word.isascii() and _word_class(word, gaz) == _NOT for word in words):
+        return False
+    return any(
+        _is_first_name(word, gaz)
+        or word.lower() in gaz.name_tokens
+        or _word_class(word, gaz) == _NAME
+        for word in words
+    )
 
 
 def _display_name(query: str) -> str | None:
@@ -151,5 +182,5 @@ def _display_name(query: str) -> str | None:
     if all(c.islower() for c in letters) or all(c.isupper() for c in letters):
         words = [w.capitalize() if len(w) > 1 else w.upper() for w in words]
     display = " ".join(words)
-    # The stored identity must be the one the extractor gives the name in an article.
+    # Re-casing and reordering must not change who it is.
     return display if person_key(display) == person_key(query) else None

@@ -6,7 +6,7 @@ lets Python code act as Telegram users; see :mod:`bot.sandbox.server`.
 
 from __future__ import annotations
 
-from bot.sandbox.faults import Fault, FaultKind, Faults, InjectedFault
+from bot.sandbox.faults import Fault, FaultKind, Faults, InjectedFault, LostAnswer
 from bot.sandbox.html_parse import EntityParseError, MessageEntity, parse_html
 from bot.sandbox.limits import RateLimits
 from bot.sandbox.models import (
@@ -30,6 +30,7 @@ __all__ = [
     "InjectedFault",
     "InlineButton",
     "LogEntry",
+    "LostAnswer",
     "MessageEntity",
     "RateLimits",
     "SandboxChat",

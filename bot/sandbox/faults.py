@@ -7,6 +7,8 @@ Tests arm faults on ``server.faults`` and the server applies them to the next ma
 * ``fail_next("getUpdates", "timeout")``: hold the request past the client's timeout, then drop it;
 * ``fail_next("*", "reset")``: close the connection without an answer;
 * ``set_random(0.1, seed=7)``: a seeded share of all requests fail with a random kind;
+  ``set_random(0.1, applied=0.3)`` carries out 30 % of those (all but 429s) before losing the
+  answer, and ``lost_answers`` lists the messages that were sent that way;
 * ``block(chat_id)`` / ``remove_chat(chat_id)``: 403 "bot was blocked by the user" and
   400 "chat not found" for every request aimed at that chat, until undone.
 
@@ -49,6 +51,15 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class LostAnswer:
+    """A request that took effect although the bot got an error or no answer at all."""
+
+    method: str
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class InjectedFault:
     """A fault that fired: the method it hit, what it did and when (``time.time()``)."""
 
@@ -66,6 +77,7 @@ class Faults:
         self._random_methods: frozenset[str] | None = None
         self._random_kinds: tuple[FaultKind, ...] = ()
         self._random_retry_after = 1
+        self._random_applied = 0.0
         self._rng = random.Random(0)
         self.blocked_chats: set[int] = set()
         self.missing_chats: set[int] = set()
@@ -74,6 +86,8 @@ class Faults:
         self.timeout_hold = 10.0
         #: Every fault that fired, in order.
         self.injected: list[InjectedFault] = []
+        #: Messages sent or edited by requests whose answer an ``applied`` fault replaced.
+        self.lost_answers: list[LostAnswer] = []
 
     def fail_next(
         self,
@@ -104,13 +118,18 @@ class Faults:
         kinds: Sequence[FaultKind] = (429, 500, 502, "timeout", "reset"),
         seed: int = 0,
         retry_after: int = 1,
+        applied: float = 0.0,
     ) -> None:
         """Fail a ``rate`` share (0..1) of calls of ``methods`` (None = every method).
 
         Each failure picks one of ``kinds`` with a RNG seeded by ``seed``, so a run repeats.
+        An ``applied`` share (0..1) of the failures other than 429 is carried out first and
+        only the answer is lost (Telegram refuses a rate-limited request without applying it).
         """
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        if not 0.0 <= applied <= 1.0:
+            raise ValueError("applied must be between 0 and 1")
         if not kinds:
             raise ValueError("kinds must not be empty")
         self._random_rate = rate
@@ -119,6 +138,7 @@ class Faults:
         )
         self._random_kinds = tuple(kinds)
         self._random_retry_after = retry_after
+        self._random_applied = applied
         self._rng = random.Random(seed)
 
     def clear_random(self) -> None:
@@ -159,7 +179,13 @@ class Faults:
         # Draw for every eligible call so that a seed gives the same sequence each run.
         if self._random_rate and eligible and self._rng.random() < self._random_rate:
             kind = self._rng.choice(self._random_kinds)
-            return self._record(method, Fault(kind, self._random_retry_after))
+            # Drawn only when asked for, so seeds without ``applied`` keep their sequences.
+            applied = (
+                bool(self._random_applied)
+                and kind != 429
+                and self._rng.random() < self._random_applied
+            )
+            return self._record(method, Fault(kind, self._random_retry_after, applied=applied))
         return None
 
     def _record(self, method: str, fault: Fault) -> Fault:

@@ -39,7 +39,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from bot.sandbox.faults import DEFAULT_DESCRIPTIONS, Fault, Faults
+from bot.sandbox.faults import DEFAULT_DESCRIPTIONS, Fault, Faults, LostAnswer
 from bot.sandbox.html_parse import EntityParseError, MessageEntity, parse_html, utf16_length
 from bot.sandbox.limits import FloodControl, RateLimits
 from bot.sandbox.models import (
@@ -522,6 +522,14 @@ class BotApiServer:
             response: web.StreamResponse = web.json_response({"ok": True, "result": result})
         except ApiError as error:
             response = error.to_response()
+        else:
+            if fault is not None and isinstance(result, dict) and "message_id" in result:
+                chat = result.get("chat")
+                chat_id = chat.get("id") if isinstance(chat, dict) else None
+                if isinstance(chat_id, int):
+                    self.faults.lost_answers.append(
+                        LostAnswer(request.match_info["method"], chat_id, result["message_id"])
+                    )
         if fault is not None:
             return await self._fault_response(request, fault)
         return response
