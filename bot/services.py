@@ -28,6 +28,7 @@ from bot.nlp.names import lookup_keys
 from bot.search_query import ParsedQuery, parse_query
 from storage.base import (
     AddResult,
+    Article,
     Classification,
     Entity,
     EntityKind,
@@ -39,6 +40,7 @@ from storage.base import (
     Storage,
     StoreStats,
 )
+from storage.errors import NotFound
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_TYPES = ("text/plain",)
@@ -98,6 +100,14 @@ class PersonResult:
     query: str
     candidates: tuple[Entity, ...]
     results: SearchResult | None  # None when the name is ambiguous or unknown
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """One stored article with the entities it mentions, in order of first mention."""
+
+    article: Article
+    entities: tuple[Entity, ...]
 
 
 def analyse(title: str, text: str) -> tuple[Classification, tuple[EntityMention, ...]]:
@@ -380,6 +390,24 @@ class Services:
         )
         pages = max(1, math.ceil(result.total / page_size)) if result.total else 0
         return SearchResult(query, result.total, page, pages, result.hits)
+
+    async def article(self, article_id: int) -> ArticleView | None:
+        """One article and its entities; None when there is no such article."""
+        try:
+            article = await self.storage.get_article(article_id)
+        except NotFound:
+            return None
+        return ArticleView(article, tuple(await self.storage.article_entities(article_id)))
+
+    async def entity(self, entity_id: int) -> Entity | None:
+        try:
+            return await self.storage.get_entity(entity_id)
+        except NotFound:
+            return None
+
+    async def mark_blocked(self, chat_id: int) -> None:
+        """The chat blocked the bot or is gone: stop its digests."""
+        await self.storage.mark_blocked(chat_id, self.now())
 
     async def stats(self) -> StoreStats:
         return await self.storage.stats()

@@ -19,22 +19,22 @@ async def on_error(update: object, context: AttacheContext) -> None:
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     chat_id = chat.id if chat else None
-    if isinstance(error, Forbidden):
-        # Blocked, kicked or deactivated: nobody to tell; stop digests to that chat.
-        log.info("chat %s refuses messages: %s", chat_id, error.message)
+    blocked = isinstance(error, Forbidden)
+    # A chat that blocked or removed the bot is routine, not a fault: log it quietly.
+    log.log(
+        logging.INFO if blocked else logging.ERROR,
+        "error while handling update (chat %s)",
+        chat_id,
+        exc_info=error,
+    )
+    if blocked:
+        # Nobody to tell; stop digests to that chat.
         if chat_id is not None:
             try:
-                await context.bot_data.services.storage.mark_blocked(
-                    chat_id, context.bot_data.services.now()
-                )
+                await context.bot_data.services.mark_blocked(chat_id)
             except Exception:
                 log.exception("could not mark chat %s blocked", chat_id)
         return
-    log.error(
-        "error while handling update (chat %s)",
-        chat_id,
-        exc_info=(type(error), error, error.__traceback__) if error else None,
-    )
     if not isinstance(update, Update) or chat_id is None:
         return
     try:

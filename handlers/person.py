@@ -21,7 +21,6 @@ from handlers.common import (
 )
 from handlers.search import MAX_ECHO_CHARS, PAGE_SIZE, render_results
 from storage.base import Entity
-from storage.errors import NotFound
 
 MAX_CANDIDATES = 8
 USAGE = "Whom? e.g. <code>/person Lavrov</code> or <code>/person Sergei Lavrov</code>."
@@ -74,10 +73,7 @@ async def _show(update: Update, context: AttacheContext, entity_text: str, page:
     assert callback is not None
     entity_id = parse_int(entity_text)
     services = context.bot_data.services
-    try:
-        entity = None if entity_id is None else await services.storage.get_entity(entity_id)
-    except NotFound:
-        entity = None
+    entity = None if entity_id is None else await services.entity(entity_id)
     if entity is None or entity.kind != "person" or page < 1:
         await answer(update, STALE_BUTTON, alert=True)
         return

@@ -21,7 +21,6 @@ from handlers.common import (
     reply,
     throttled,
 )
-from storage.errors import NotFound
 
 PAGE_SIZE = 5
 USAGE = (
@@ -99,14 +98,11 @@ async def show_article(update: Update, context: AttacheContext, id_text: str) ->
     if article_id is None:
         await reply(update, context, "Which article? e.g. <code>/article 1</code>")
         return
-    storage = context.bot_data.services.storage
-    try:
-        article = await storage.get_article(article_id)
-    except NotFound:
+    view = await context.bot_data.services.article(article_id)
+    if view is None:
         await refuse(update, context, f"There is no article #{article_id}.")
         return
-    entities = await storage.article_entities(article_id)
-    await reply(update, context, article_html(article, entities))
+    await reply(update, context, article_html(view.article, list(view.entities)))
 
 
 async def cmd_article(update: Update, context: AttacheContext) -> None:
