@@ -53,6 +53,7 @@ def _search_json(result: SearchResult) -> dict[str, Any]:
     return {
         "query": result.query,
         "total": result.total,
+        "total_capped": result.total_capped,
         "page": result.page,
         "pages": result.pages,
         "warnings": list(result.warnings),

@@ -214,11 +214,18 @@ def _apply_tag(stack: list[str], unit: _Unit) -> None:
 
 
 def results_page(
-    heading: str, hits: Sequence[SearchHit], *, total: int, page: int, page_size: int = 5
+    heading: str,
+    hits: Sequence[SearchHit],
+    *,
+    total: int,
+    page: int,
+    page_size: int = 5,
+    total_capped: bool = False,
 ) -> str:
     """A page of search results under an escaped heading, numbered across pages."""
     first = (page - 1) * page_size + 1
-    head = f"<b>{escape(heading)}</b> · {total} result{'s' if total != 1 else ''}"
+    count = f"{total:,}+" if total_capped else f"{total:,}"
+    head = f"<b>{escape(heading)}</b> · {count} result{'s' if total != 1 else ''}"
     cards = [hit_card(hit, first + i) for i, hit in enumerate(hits)]
     text = "\n\n".join([head, *cards])
     if visible_length(text) > MESSAGE_LIMIT:

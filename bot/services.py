@@ -91,6 +91,7 @@ class SearchResult:
     pages: int
     hits: tuple[SearchHit, ...]
     warnings: tuple[str, ...] = ()
+    total_capped: bool = False  # ``total`` is a floor: counting stopped there
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +354,9 @@ class Services:
             query = replace(query, order=order)
         result = await self.storage.search(query)
         pages = max(1, math.ceil(result.total / page_size)) if result.total else 0
-        return SearchResult(text, result.total, page, pages, result.hits, tuple(warnings))
+        return SearchResult(
+            text, result.total, page, pages, result.hits, tuple(warnings), result.total_capped
+        )
 
     async def latest(
         self, limit: int = 10, *, diplomatic_only: bool = True
@@ -389,7 +392,9 @@ class Services:
             )
         )
         pages = max(1, math.ceil(result.total / page_size)) if result.total else 0
-        return SearchResult(query, result.total, page, pages, result.hits)
+        return SearchResult(
+            query, result.total, page, pages, result.hits, total_capped=result.total_capped
+        )
 
     async def article(self, article_id: int) -> ArticleView | None:
         """One article and its entities; None when there is no such article."""

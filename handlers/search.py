@@ -50,6 +50,7 @@ def render_results(
         heading or f"Search: {shown}",
         result.hits,
         total=result.total,
+        total_capped=result.total_capped,
         page=result.page,
         page_size=PAGE_SIZE,
     )

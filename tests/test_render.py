@@ -154,3 +154,11 @@ def test_parse_subscription_kinds() -> None:
     assert parse_subscription("organization OSCE") == ("org", "OSCE")
     assert parse_subscription("eurasian integration") == ("keyword", "eurasian integration")
     assert parse_subscription("person") == ("keyword", "person")  # a kind word alone is a word
+
+
+def test_results_page_shows_a_capped_total_as_a_floor() -> None:
+    hit = SearchHit(1, "Talks in Minsk", None, "Kazinform", None, "")
+    capped = results_page("Search: minister", [hit], total=10_000, page=1, total_capped=True)
+    exact = results_page("Search: minister", [hit], total=9_999, page=1)
+    assert "10,000+ results" in capped
+    assert "9,999 results" in exact
