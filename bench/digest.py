@@ -384,8 +384,9 @@ def matching_report(results: Sequence[dict[str, float]]) -> str:
             f" {int(r['subscriptions_person']):,} person,"
             f" {int(r['subscriptions_country']):,} country) over {int(r['chats']):,} chats:"
             f" {r['articles_per_s']:7,.0f} articles/s end to end (matching alone"
-            f" {r['matching_articles_per_s']:,.0f}/s), {r['match_rows_per_article']:.0f} match"
-            f" rows/article, {int(r['chats_notified']):,} instant chats notified, slowest batch"
+            f" {r['matching_articles_per_s']:,.0f}/s), {r['match_rows_per_article']:.0f} query or"
+            f" entity matches/article, {int(r['chats_notified']):,} instant chats notified,"
+            f" slowest batch"
             f" {r['batch_ms_max']:.0f} ms; add_subscription {r['add_subscription_ms']:.2f} ms"
         )
         lines.append(

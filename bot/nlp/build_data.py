@@ -147,6 +147,33 @@ def _leaders(src: Path) -> list[list[str]]:
     return out
 
 
+def _russian_forms(name: str) -> list[str]:
+    """A Russian country name with its case forms ("Россия" -> "России", "Россию", ...).
+
+    News text declines country names ("министр иностранных дел России"). Only one-word names
+    written in Cyrillic are declined, by the regular endings; multi-word names are kept as given.
+    """
+    if not all("\u0400" <= c <= "\u04ff" or c in " -" for c in name) or len(name) < 3:
+        return []
+    if " " in name or "-" in name or name.isupper():
+        return [name]
+    if name.endswith("ия"):
+        endings = ["ия", "ии", "ию", "ией"]
+    elif name.endswith("ь"):
+        endings = ["ь", "и", "ью"]
+    elif name.endswith("й"):
+        endings = ["й", "я", "ю", "е", "ем"]
+    elif name.endswith(("а", "я")):
+        hard = name[-2] in "гкхжшчщ"
+        endings = [name[-1], "и" if hard else "ы", "е", "у", "ой"]
+    elif name[-1] in "бвгджзклмнпрстфхцчшщ":
+        return [name, *(name + e for e in ("а", "у", "е", "ом"))]
+    else:
+        return [name]  # indeclinable ("Перу", "Того")
+    stem = name[: -len(endings[0])]
+    return [stem + e for e in endings]
+
+
 def _geo(src: Path) -> dict[str, Any]:
     wikidata = {r["iso2"]: r["names"] for r in _read_jsonl(src / "country_aliases_wikidata.jsonl")}
     countries = []
@@ -157,6 +184,8 @@ def _geo(src: Path) -> dict[str, Any]:
             # Long English aliases only: two-letter codes and odd forms ("Maurice") are noise.
             if alias[:1].isupper() and alias.isascii() and len(alias) >= 5 and alias not in names:
                 names.append(alias)
+        for alias in wikidata.get(iso2, {}).get("ru", []):
+            names += [form for form in _russian_forms(alias) if form not in names]
         countries.append([iso2, names, list(filter(None, demonyms.split(",")))])
     orgs: dict[str, list[Any]] = {}
     for line in ORGANISATIONS.strip().splitlines():

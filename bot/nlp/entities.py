@@ -90,7 +90,7 @@ _WORD = (
 )
 _CONNECTORS = (
     "of|for|and|the|in|on|de|du|des|del|della|da|do|dos|das|van|von|der|den|ter|la|le|bin|ibn|"
-    "al|el|y|bint|ben|e|di|zu"
+    "al|el|y|bint|ben|e|di|zu|wa"
 )
 _RUN = re.compile(rf"{_WORD}(?:[ \t]+(?:(?:{_CONNECTORS})[ \t]+)*{_WORD})*")
 _TOKEN = re.compile(rf"{_WORD}|\b(?:{_CONNECTORS})\b")
@@ -98,12 +98,15 @@ _NAME_PARTICLES = frozenset(
     _words(
         """
         de du des del della da do dos das van von der den ter la le bin ibn al el bint ben
-        di zu y e
+        di zu y e wa
         """
     )
 )
 _INITIAL = re.compile(rf"{_UP}\.")
-_LOWER_IN_WORD = re.compile(r"[a-z]")
+_VOWEL = re.compile(r"[AEIOUY]")
+# A lower-case particle that opens a surname when no first name is given ("Mr. de Menezes",
+# "bin Laden", "da Silva"); "al", "la" and "le" are left out: too often an article or a place.
+_PARTICLE_BEFORE = re.compile(r"(?<![\w'’-])(?:bin|ibn|de|da|dos|du|di|del|van|von|der|wa)[ \t]$")
 _CAMEL = re.compile(r"^(?:Mc|Mac|O['’]|D['’]|De|Di|Da|Du|La|Le|Van|Von|Al-|El-)?[^\W_][^\W\d_]*$")
 
 _SPEECH_VERBS = (
@@ -112,12 +115,31 @@ _SPEECH_VERBS = (
     "believes|believed|thinks|argued|argues|explained|explains|recalled|remarked|wrote|writes|"
     "asked|asks|replied|responded|confirmed|denied|admitted|acknowledged|claimed|predicted|"
     "reported|reports|commented|concluded|continued|expressed|agreed|met|meets|visited|visits|"
-    "called|calls|accused|praised|criticized|criticised|welcomed|signed|spoke|speaks|led|leads"
+    "called|calls|accused|praised|criticized|criticised|welcomed|signed|spoke|speaks|led|leads|"
+    "заявил|заявила|сказал|сказала|отметил|отметила|сообщил|сообщила|подчеркнул|подчеркнула|"
+    "добавил|добавила|считает|пояснил|пояснила|провел|провёл|провела|встретился|встретилась"
+)
+# Nouns of a person's role: ", the foreign minister of Bulgaria," marks the name before it.
+_ROLE_NOUNS = (
+    "minister|president|leader|spokesman|spokeswoman|spokesperson|ambassador|envoy|secretary|"
+    "chairman|chairwoman|director|head|chief|founder|widow|wife|husband|son|daughter|brother|"
+    "sister|father|mother|commander|governor|senator|lawmaker|legislator|official|adviser|"
+    "advisor|aide|correspondent|reporter|lawyer|attorney|professor|author|writer|journalist|"
+    "activist|candidate|executive|mayor|premier|speaker|judge|prosecutor|champion|coach|singer|"
+    "actor|actress|diplomat|negotiator|deputy|representative|cleric|general|colonel|economist|"
+    "analyst|researcher|scientist|member|councillor|councilor|chancellor|king|queen|prince"
 )
 _CUE_AFTER = re.compile(
-    rf"[ \t]*(?:(?:,[^,.;:\"“”\n]{{1,90}},[ \t]*)?(?:{_SPEECH_VERBS})|"
-    rf"(?:was|is|has|had|will|would|also|who)[ \t]+[a-z])\b",
+    rf"[ \t]*(?:(?:,[^,.;:\"“”\n]{{1,90}},[ \t]*)?(?:{_SPEECH_VERBS})\b|"
+    rf"(?:also|who)[ \t]+[a-z]|"
+    rf",[ \t]*(?:who|whose)\b|"
+    rf",[ \t]*(?:the|a|an|his|her|its)[ \t]+(?:[\w-]+[ \t]+){{0,4}}?(?:{_ROLE_NOUNS})s?\b)",
     re.IGNORECASE,
+)
+# A verb after a name of two or more words ("Heidar Moslehi did not"); after one word it says
+# little ("Tucson will", "Fortaleza was").
+_AUX_AFTER = re.compile(
+    r"[ \t]+(?:was|is|has|had|have|will|would|did|does|could|can|must|should)[ \t]+[a-z]"
 )
 _BLOCK_AFTER = re.compile(r"[ \t]+(?:administration|doctrine|era|cabinet|government)\b")
 _ROMAN = frozenset(
@@ -151,7 +173,8 @@ _CUE_BEFORE = re.compile(
     r"minister|president|prime minister|spokesman|spokeswoman|spokesperson|ambassador|envoy|"
     r"secretary|chairman|chairwoman|chief|director|head|premier|leader|counterpart|colleague|"
     r"commander|governor|senator|representative|deputy|adviser|advisor|aide|official|"
-    r"correspondent|reporter|lawyer|attorney|mr|mrs|ms|dr)\.?[ \t]+|[Ss]aid[ \t]*,?[ \t]*)$",
+    r"correspondent|reporter|lawyer|attorney|mr|mrs|ms|dr|по словам|министр|президент|глава|"
+    r"посол|заявил|заявила)\.?[ \t]+|[Ss]aid[ \t]*,?[ \t]*)$",
     re.IGNORECASE,
 )
 _TITLE_BEFORE = re.compile(
@@ -160,7 +183,12 @@ _TITLE_BEFORE = re.compile(
     r"governor|senator|adviser|advisor|aide|correspondent|reporter|lawyer|attorney|mr|mrs|ms|dr|"
     r"colleague|candidate|general|coach|judge|actor|singer|player|economist|analyst|professor|"
     r"author|writer|journalist|activist|dissident|wife|husband|son|daughter|brother|sister|"
-    r"mother|father|named|nominee)\.?,?[ \t]+)$",
+    r"mother|father|named|nominee|year-old|ranked|runner|driver|pianist|singers|laureate|"
+    r"rapper|striker|goalkeeper|champion|teammate|opponent|publisher|founder|editor|pilot|"
+    r"photographer|filmmaker|composer|novelist|poet|artist|cleric|suspect|defendant|"
+    r"hostage|businessman|businesswoman|billionaire|tycoon|identified as|министр|президент|"
+    r"премьер|глава|посол|председатель|генсек|секретарь|представитель|пресс-секретарь)"
+    r"\.?,?[ \t]+)$",
     re.IGNORECASE,
 )
 _SENTENCE_END = frozenset('.!?:;"“”«»—–-\n([')
@@ -199,6 +227,19 @@ _NOT_NAMES = frozenset(
 )
 
 
+# Russian function words and calendar words that open sentences or headlines.
+_RUSSIAN_NOT_NAMES = frozenset(
+    _words(
+        """
+        во на по из за до от для при про без под над об обо как что это эти этот так но и
+        или если когда где уже еще ещё также тем кроме после перед между январь февраль март
+        апрель май июнь июль август сентябрь октябрь ноябрь декабрь понедельник вторник среда
+        четверг пятница суббота воскресенье сегодня вчера завтра москва кремль мид
+        """
+    )
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Gazetteer:
     phrase_exact: dict[str, tuple[str, str]]  # alias as written -> (kind, id)
@@ -212,6 +253,7 @@ class _Gazetteer:
     name_tokens: dict[str, int]
     leaders: dict[str, str]  # folded full-name key -> canonical English name
     leader_surnames: dict[str, str]  # folded surname -> canonical (only unambiguous ones)
+    leader_short: dict[str, str]  # folded "first last" -> canonical (only unambiguous ones)
 
 
 def _load_gz(name: str) -> dict[str, object]:
@@ -254,6 +296,7 @@ def _gazetteer() -> _Gazetteer:
 
     leaders: dict[str, str] = {}
     surname_owner: dict[str, set[str]] = {}
+    short_owner: dict[str, set[str]] = {}
     leader_rows = names["leaders"]
     assert isinstance(leader_rows, list)
     for name_en, _qid, _position in leader_rows:
@@ -262,6 +305,7 @@ def _gazetteer() -> _Gazetteer:
         parts = key.removeprefix("person:").split()
         if len(parts) >= 2:
             surname_owner.setdefault(parts[-1], set()).add(name_en)
+            short_owner.setdefault(f"{parts[0]} {parts[-1]}", set()).add(name_en)
     token_stats = stats["token_stats"]
     common = stats["common_lower"]
     first = names["first_names"]
@@ -280,6 +324,7 @@ def _gazetteer() -> _Gazetteer:
         name_tokens=name_tok,
         leaders=leaders,
         leader_surnames={s: next(iter(o)) for s, o in surname_owner.items() if len(o) == 1},
+        leader_short={s: next(iter(o)) for s, o in short_owner.items() if len(o) == 1},
     )
 
 
@@ -293,8 +338,12 @@ def _word_class(word: str, gaz: _Gazetteer) -> int:
     low = word.lower()
     if low in _NOT_NAMES or low.rstrip(".") in TITLE_WORDS:
         return _NOT
-    if len(word) > 1 and word[1:2] != "." and not _LOWER_IN_WORD.search(word):
+    if len(word) > 1 and word[1:2] != "." and word.isupper():
         return _NOT  # ALL CAPS: an acronym or a shouted headline
+    if _is_cyrillic(word):
+        if len(word) == 1 or low in _RUSSIAN_NOT_NAMES:
+            return _NOT  # "В Минске": a capitalised preposition opening the sentence
+        return _cyrillic_class(word, gaz)
     if not _CAMEL.match(word.replace("-", "")) and "-" not in word:
         return _NOT  # "BelTA", "iPhone": brands and agencies, not names
     if _HYPHEN_NOT_NAME.search(low):
@@ -312,6 +361,24 @@ def _word_class(word: str, gaz: _Gazetteer) -> int:
         return _NAME
     if low in gaz.common_lower:
         return _WEAK
+    return _UNKNOWN
+
+
+def _is_cyrillic(word: str) -> bool:
+    return "\u0400" <= word[0] <= "\u04ff"
+
+
+def _cyrillic_class(word: str, gaz: _Gazetteer) -> int:
+    """A capitalised Cyrillic word, judged by its Latin form against the name tables.
+
+    Russian capitalises little beyond names and sentence starts, so an unknown word is left to
+    the cues ("заявил", a title before it) as an unknown Latin word is.
+    """
+    folded = fold_token(word)
+    if folded in gaz.first_names or folded in gaz.leader_surnames:
+        return _NAME
+    if gaz.name_tokens.get(folded, 0) >= 40 and folded not in gaz.common_lower:
+        return _NAME
     return _UNKNOWN
 
 
@@ -391,6 +458,33 @@ def _trim(words: list[_Word], gaz: _Gazetteer) -> list[_Word]:
     return words
 
 
+def _is_caps_name(
+    word: str,
+    low: str,
+    tokens: list[tuple[int, int, str]],
+    index: int,
+    after_name: bool,
+    after_title: bool,
+    gaz: _Gazetteer,
+) -> bool:
+    """An all-capitals word that is a surname: next to a mixed-case name or after a title.
+
+    Acronyms known to the gazetteers never get here (they are matched first); a shouted
+    headline has no mixed-case neighbour, so its capitals stay out.
+    """
+    if len(word) < 3 or not word.isupper() or not _VOWEL.search(word) or not word.isalpha():
+        return False
+    if low in _NOT_NAMES or low in TITLE_WORDS:
+        return False
+    if after_name or after_title:
+        return True
+    if index + 1 < len(tokens):
+        following = tokens[index + 1][2]
+        if following[:1].isupper() and not following.isupper():
+            return _word_class(following, gaz) == _NAME
+    return False
+
+
 def _split_candidates(
     text: str,
     tokens: list[tuple[int, int, str]],
@@ -409,7 +503,11 @@ def _split_candidates(
         if words:
             start, end = words[0].start, words[-1].end
             before = text[max(0, start - 40) : start]
-            cue = bool(_CUE_AFTER.match(text, end)) or bool(_CUE_BEFORE.search(before))
+            cue = (
+                bool(_CUE_AFTER.match(text, end))
+                or bool(_CUE_BEFORE.search(before))
+                or (len(words) >= 2 and bool(_AUX_AFTER.match(text, end)))
+            )
             title = titled or bool(_TITLE_BEFORE.search(before))
             out.append(
                 _Candidate(
@@ -433,8 +531,16 @@ def _split_candidates(
         flush(False)
 
     prev_title = False
-    for start, end, word in tokens:
+    prev_mixed_title = False
+    for index, (start, end, word) in enumerate(tokens):
         low = word.lower()
+        after_mixed_title, prev_mixed_title = prev_mixed_title, False
+        if _is_caps_name(word, low, tokens, index, bool(cur), after_mixed_title, gaz):
+            # "Rafael CORREA", "President GBAGBO", "KIM Jong Il": the reference style of the
+            # CIA World Factbook and UN documents writes surnames in capitals.
+            cur.append(_Word(start, end, word, _NAME if cur else _UNKNOWN))
+            prev_title = False
+            continue
         if low in _EVENT_HEADS:
             flush(False, True)  # "Hurricane Dean", "Tropical Storm Fay"
             continue
@@ -443,6 +549,7 @@ def _split_candidates(
             continue
         is_title = low.rstrip(".") in TITLE_WORDS and not (cur and low in gaz.first_names)
         prev_title = is_title
+        prev_mixed_title = is_title and not word.isupper()
         if is_title:
             flush(True, blocked and not cur)
             continue
@@ -456,6 +563,10 @@ def _split_candidates(
                 flush(titled, blocked)
             continue
         cls = _word_class(word, gaz)
+        # Russian writes the first name first: "В Минске Александр Лукашенко".
+        russian_first_name = cls == _NAME and _is_cyrillic(word) and _is_first_name(word, gaz)
+        if cur and russian_first_name and not any(_is_first_name(w.text, gaz) for w in cur):
+            flush(False)
         if cls == _NOT and not _INITIAL.fullmatch(word):
             # "Henderson Executive Airport", "Davis Cup": the words before a head noun name it.
             if low in _HEAD_NOUNS:
@@ -553,17 +664,95 @@ def extract_entities(text: str) -> Extraction:
     )
 
 
+_COORDINATION = re.compile(r"[ \t]*(?:,|and|&|,[ \t]*and)[ \t]*")
+
+
+def _coordinated(cand: _Candidate) -> bool:
+    """Could this rejected candidate be a name in a list of names ("Brittney Griner and ...")?"""
+    if cand.blocked or any(c in (_WEAK, _NOT) for c in cand.classes):
+        return False
+    real = [w for w in cand.words if w.lower() not in _NAME_PARTICLES]
+    return len(real) >= 2 or (len(real) == 1 and not cand.sentence_initial)
+
+
+def _accept_coordinated(
+    text: str, accepted: list[_Candidate], rejected: list[_Candidate]
+) -> list[_Candidate]:
+    """Names joined to a found person by "and" or a comma are persons too; returns the rest.
+
+    "Brittney Griner and Paul Whelan", "Jarome Iginla, Dany Heatley, Shane Doan": a list that
+    names one person names people. Words that look like places or organisations stay out.
+    """
+    pending = [c for c in rejected if _coordinated(c)]
+    if not pending or not accepted:
+        return rejected
+    changed = True
+    while changed and pending:
+        changed = False
+        for cand in list(pending):
+            for person in accepted:
+                if len(person.words) < 2:
+                    continue  # a lone word is too weak a witness: "Rhode", "Dolls"
+                if person.end <= cand.start:
+                    gap = text[person.end : cand.start]
+                elif cand.end <= person.start:
+                    gap = text[cand.end : person.start]
+                else:
+                    continue
+                if len(gap) <= 8 and _COORDINATION.fullmatch(gap):
+                    accepted.append(cand)
+                    pending.remove(cand)
+                    changed = True
+                    break
+    return [c for c in rejected if c not in accepted]
+
+
+def _with_particle(text: str, cand: _Candidate) -> _Candidate:
+    """Let a lower-case particle opening a bare surname into the span ("Mr. de Menezes")."""
+    if cand.words[0][:1].isupper() and cand.start >= 3:
+        match = _PARTICLE_BEFORE.search(text, max(0, cand.start - 6), cand.start)
+        if match is not None:
+            particle = match.group().rstrip()
+            cand.start = match.start()
+            cand.words = [particle, *cand.words]
+            cand.classes = [_UNKNOWN, *cand.classes]
+    return cand
+
+
+def _full_name_canonical(name: str, gaz: _Gazetteer) -> str:
+    """The canonical form of a full name: the office holder it names, else the name itself.
+
+    "Sergei Viktorovich Lavrov" is the office holder Sergey Lavrov (first and last name agree
+    and no other office holder shares them); an unknown name stands for itself.
+    """
+    key = person_key(name)
+    leader = gaz.leaders.get(key)
+    if leader is not None:
+        return leader
+    parts = key.removeprefix("person:").split()
+    if len(parts) >= 3 and len(parts[0]) > 1:
+        return gaz.leader_short.get(f"{parts[0]} {parts[-1]}", name)
+    return name
+
+
 def _link_persons(
     text: str, accepted: list[_Candidate], rejected: list[_Candidate], gaz: _Gazetteer
 ) -> tuple[Span, ...]:
     """Give every mention its canonical person; a bare surname joins the full name it shares."""
+    rejected = _accept_coordinated(text, accepted, rejected)
     by_surname: dict[str, str] = {}  # folded surname -> canonical full name in this article
+    by_short: dict[str, str] = {}  # folded "first last" -> canonical full name in this article
+    full_names: dict[int, str] = {}
     for cand in accepted:
-        if len(cand.words) >= 2:
-            name = text[cand.start : cand.end]
-            key = person_key(name)
-            canonical = gaz.leaders.get(key, name)
-            by_surname.setdefault(key.rsplit(" ", 1)[-1], canonical)
+        if len(cand.words) >= 2 and not _INITIAL.fullmatch(cand.words[0]):
+            canonical = _full_name_canonical(text[cand.start : cand.end], gaz)
+            parts = person_key(canonical).removeprefix("person:").split()
+            if len(parts) < 2:
+                continue
+            short = f"{parts[0]} {parts[-1]}"
+            canonical = by_short.setdefault(short, canonical)
+            full_names[cand.start] = canonical
+            by_surname.setdefault(parts[-1], canonical)
     for cand in rejected:
         folded = person_key(cand.words[0]).removeprefix("person:")
         if len(cand.words) == 1 and not cand.blocked and folded in by_surname:
@@ -571,15 +760,19 @@ def _link_persons(
     accepted.sort(key=lambda c: c.start)
     spans = []
     for cand in accepted:
-        name = text[cand.start : cand.end]
-        key = person_key(name)
-        folded = key.removeprefix("person:")
         if len(cand.words) == 1:
+            cand = _with_particle(text, cand)
+        name = text[cand.start : cand.end]
+        folded = person_key(name).removeprefix("person:")
+        if cand.start in full_names:
+            canonical = full_names[cand.start]
+        elif len(cand.words) == 1:
             canonical = by_surname.get(folded) or gaz.leader_surnames.get(folded) or name
         else:
-            canonical = gaz.leaders.get(key, name)
-            if any(_INITIAL.fullmatch(w) for w in cand.words):
-                canonical = by_surname.get(folded.rsplit(" ", 1)[-1], canonical)
+            # "S. Lavrov" after "Sergei Lavrov" in the same article is the same man.
+            canonical = by_surname.get(folded.rsplit(" ", 1)[-1], name)
+            if person_key(canonical).removeprefix("person:")[:1] != folded[:1]:
+                canonical = gaz.leaders.get(person_key(name), name)
         spans.append(Span(cand.start, cand.end, name, canonical, person_key(canonical)))
     return tuple(spans)
 

@@ -212,6 +212,7 @@ ZW|Zimbabwe||Zimbabwean,Zimbabweans
 
 # key|canonical|aliases (comma-separated; a key may take several lines). Upper-case aliases are
 # matched case-sensitively.
+# The last rows give Russian names of the organisations Russian-language news names most.
 ORGANISATIONS = """
 un|United Nations|UN,U.N.,United Nations Organization,UNO
 unsc|UN Security Council|United Nations Security Council,U.N. Security Council,Security Council,UNSC
@@ -273,4 +274,20 @@ cica|CICA|Conference on Interaction and Confidence-Building Measures in Asia
 ecowas|ECOWAS|Economic Community of West African States
 mercosur|Mercosur|MERCOSUR
 interpol|Interpol|INTERPOL
+un|United Nations|ООН,Организация Объединённых Наций,Организация Объединенных Наций
+unsc|UN Security Council|СБ ООН,Совет Безопасности ООН,Совбез ООН
+unga|UN General Assembly|Генассамблея ООН,Генеральная Ассамблея ООН
+osce|OSCE|ОБСЕ
+nato|NATO|НАТО
+eu|European Union|ЕС,Евросоюз,Евросоюза,Евросоюзе,Европейский союз
+eaeu|Eurasian Economic Union|ЕАЭС,Евразийский экономический союз
+csto|CSTO|ОДКБ
+cis|Commonwealth of Independent States|СНГ
+sco|Shanghai Cooperation Organization|ШОС
+brics|BRICS|БРИКС
+unionstate|Union State|Союзное государство,Союзного государства,Союзном государстве
+g20|G20|G20,Группа двадцати
+iaea|IAEA|МАГАТЭ
+who|World Health Organization|ВОЗ
+wto|World Trade Organization|ВТО
 """

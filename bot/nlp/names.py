@@ -41,6 +41,9 @@ TITLE_WORDS = frozenset(
         president vice-premier first lady crown tsar chairman-in-office superintendent
         inspector detective constable officer emperor sultan monsignor patriarch
         metropolitan head
+        министр президент премьер премьер-министр глава посол председатель генсек
+        генеральный секретарь господин госпожа г-н г-жа заместитель замминистра
+        пресс-секретарь представитель официальный спикер канцлер король королева
         """
     )
 )
@@ -74,10 +77,23 @@ def _tables() -> _NameTables:
     return _NameTables(variants=raw["variants"], ru_to_en=raw["ru_to_en"])
 
 
+# Russian case endings of names -> the nominative ending ("Путиным" -> "Путин", "Сергея" ->
+# "Сергей"), tried only when the written form is not itself a known name token.
+# (Not "-а": "Захарова" is a woman's name, not the genitive of "Захаров".)
+_RUSSIAN_CASE_ENDINGS = (("ым", ""), ("ом", ""), ("ем", "й"), ("у", ""), ("е", ""), ("я", "й"),
+                         ("ю", "й"), ("ии", "ия"), ("ией", "ия"))  # fmt: skip
+
+
 def _transliterate(token: str) -> str:
-    known = _tables().ru_to_en.get(token)
+    ru_to_en = _tables().ru_to_en
+    known = ru_to_en.get(token)
     if known is not None:
         return known
+    for ending, nominative in _RUSSIAN_CASE_ENDINGS:
+        if token.endswith(ending) and len(token) > len(ending) + 2:
+            known = ru_to_en.get(token[: -len(ending)] + nominative)
+            if known is not None:
+                return known
     return "".join(_CYRILLIC.get(c, c) for c in token).replace("_", "")
 
 
@@ -89,6 +105,8 @@ def fold_token(token: str) -> str:
         token = "-".join(_transliterate(part) for part in token.split("-"))
     decomposed = unicodedata.normalize("NFKD", token)
     token = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if len(token) == 1:
+        return token  # an initial, not the name the table happens to spell ("J" is no "Jay")
     return _tables().variants.get(token, token)
 
 
@@ -108,8 +126,16 @@ def name_tokens(name: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=65536)
 def person_key(name: str) -> str:
-    """The entity key of a person: "person:" + the folded full name ("person:sergei lavrov")."""
-    return "person:" + " ".join(name_tokens(name))
+    """The entity key of a person: "person:" + the folded full name ("person:sergei lavrov").
+
+    Middle initials are left out ("Sergei V. Lavrov", "Antony J. Blinken" key as "Sergei
+    Lavrov", "Antony Blinken"): newswire adds and drops them for the same person. A leading
+    initial stays ("S. Lavrov" is "s lavrov"; the extractor links it to a full name).
+    """
+    tokens = name_tokens(name)
+    if len(tokens) >= 3:
+        tokens = (tokens[0], *(t for t in tokens[1:-1] if len(t) > 1), tokens[-1])
+    return "person:" + " ".join(tokens)
 
 
 def alias_keys(name: str) -> tuple[str, ...]:

@@ -63,9 +63,11 @@ MIGRATION_KILLS = scale(1, 6)
 CHATS = 16
 FIRST_CHAT = 3_000_001
 FILES_PER_ROUND = 3
-ARTICLES_PER_FILE = 10
+ARTICLES_PER_FILE = 15
 FEED_PER_ROUND = 6
-KEYWORDS = ("security", "cooperation", "trade", "energy", "sanctions", "minister", "talks", "visa")
+#: Surnames of the corpus's ministers: each matches a few percent of the articles, so every
+#: chat gets a steady trickle rather than a flood (a digest shows 20 items, the rest wait).
+KEYWORDS = ("Lavrov", "Kuleba", "Baerbock", "Fidan", "Jaishankar", "Borrell", "Mirzoyan", "Safadi")
 SEED = int(os.environ.get("ATTACHE_RELIABILITY_SEED", "20240601"))
 _ACK = re.compile(r"^#(\d+) ")
 
@@ -99,6 +101,19 @@ def stored_urls(db: Path) -> set[str]:
     return urls
 
 
+def settled(db: Path) -> bool:
+    """No scheduled chat is due and no instant chat has anything pending."""
+    return (
+        scalar(db, "SELECT count(*) FROM chats WHERE next_digest_at <= ?", past() + 3600) == 0
+        and scalar(
+            db,
+            "SELECT count(*) FROM inbox JOIN chats ON chats.id = inbox.chat_id"
+            " WHERE delivered_at IS NULL AND digest_frequency = 'instant'",
+        )
+        == 0
+    )
+
+
 def make_due(db: Path) -> None:
     """Every scheduled chat due now and every feed due now (the harness plays the clock)."""
     with sqlite3.connect(db) as connection:
@@ -116,8 +131,12 @@ async def migration_kill(
     db = folder / "attache.db"
     bot = BotProcess(bot_env(server, db), folder, folder / "bot.log").start()
     try:
-        assert await wait_for(db.exists, 30), bot.log_tail()
-        await asyncio.sleep(rng.uniform(0.0, 0.08))
+        for _ in range(30_000):  # migrations take milliseconds: watch closely
+            if db.exists():
+                break
+            await asyncio.sleep(0.001)
+        assert db.exists(), bot.log_tail()
+        await asyncio.sleep(rng.uniform(0.0, 0.03))
     finally:
         await bot.kill()
     tally.kills += 1
@@ -125,9 +144,11 @@ async def migration_kill(
     tally.phases["migration"] += 1
     version = scalar(db, "PRAGMA user_version")
     tally.integrity_failures += integrity_check(db)
+    readies = bot.log_tail(10**9).count(" ready")
     bot.start()
     try:
-        assert await wait_for(lambda: "ready" in bot.log_tail(), 30), bot.log_tail()
+        started = await wait_for(lambda: bot.log_tail(10**9).count(" ready") > readies, 30)
+        assert started, bot.log_tail()
     finally:
         assert await bot.stop() == 0, bot.log_tail()
     tally.integrity_failures += integrity_check(db)
@@ -172,6 +193,7 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     published: list[tuple[str, RawArticle]] = []
     db = tmp_path / "attache.db"
     midway = 0
+    begun = time.monotonic()
 
     async with (
         BotApiServer(token="123456:attache-crash", rate_limits=RateLimits()) as server,
@@ -213,7 +235,7 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             ingest = await Cli(env, tmp_path, "ingest", *map(str, files)).start()
             started = time.monotonic()
             bot_kill_at = rng.uniform(0.3, 9.0)
-            ingest_kill_at = rng.uniform(0.5, 6.0)
+            ingest_kill_at = rng.uniform(0.3, 3.0)
             for what, at in sorted(
                 [("ingest", ingest_kill_at), ("bot", bot_kill_at)], key=lambda pair: pair[1]
             ):
@@ -245,29 +267,25 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             assert tally.acknowledged <= present, tally.acknowledged - present
             assert tally.durable_urls <= urls
 
+        killing_took = time.monotonic() - begun
         # The clean run: the import re-run to its end, the bot until nothing is pending.
         final_import = Cli(env, tmp_path, "ingest", *map(str, chunks))
         assert await final_import.run() == 0, final_import.stderr.decode()[-2000:]
-        make_due(db)
         pending = -1
-        for _ in range(4):
+        feed_urls = {url for url, _ in published}
+        for _ in range(8):  # a scheduled digest shows 20 items; a backlog takes a few runs
             make_due(db)
             bot.start()
             try:
-                await wait_for(
-                    lambda: (
-                        scalar(db, "SELECT count(*) FROM inbox WHERE delivered_at IS NULL") == 0
-                        and {url for url, _ in published} <= stored_urls(db)
-                    ),
-                    35,
-                )
-                await asyncio.sleep(1.0)  # let a tick that is sending finish
+                await wait_for(lambda: settled(db) and feed_urls <= stored_urls(db), 40)
+                await asyncio.sleep(0.5)  # let a tick that is sending finish
             finally:
                 assert await bot.stop() == 0, bot.log_tail()
             pending = scalar(db, "SELECT count(*) FROM inbox WHERE delivered_at IS NULL")
             if pending == 0:
                 break
         sent_log = list(server.sent_log)
+        clean_run_took = time.monotonic() - begun - killing_took
 
     assert not integrity_check(db)
     urls = stored_urls(db)
@@ -292,6 +310,7 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     ]
 
     repeats: Counter[tuple[int, int]] = Counter()
+    repeated_links: list[tuple[int, int, list[str]]] = []
     shown: dict[int, set[str]] = defaultdict(set)
     for entry in sent_log:
         if entry.method != "sendMessage":
@@ -300,6 +319,7 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         if links & shown[entry.chat_id]:
             after_kill = sum(1 for moment in tally.kill_times if moment < entry.at)
             repeats[(entry.chat_id, after_kill)] += 1
+            repeated_links.append((entry.chat_id, after_kill, sorted(links & shown[entry.chat_id])))
         shown[entry.chat_id] |= links
     worst = max(repeats.values(), default=0)
 
@@ -321,6 +341,8 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             "max_repeats_per_chat_per_kill": worst,
             "integrity_failures": len(tally.integrity_failures),
             "seed": SEED,
+            "seconds_killing": round(killing_took, 1),
+            "seconds_clean_run": round(clean_run_took, 1),
         },
     )
     assert tally.kills == KILLS
@@ -329,4 +351,4 @@ async def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     assert pending == 0
     assert matched > 0 and len(sent_log) > 0
     assert not unshown, unshown[:5]
-    assert worst <= 1, repeats.most_common(5)
+    assert worst <= 1, (repeats.most_common(5), repeated_links[:5])
