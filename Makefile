@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench console clean
+.PHONY: run test lint typecheck pytest bench console reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The reliability suite in full (kills, faults, fuzzing, access control, load); `make test`
+# runs its short version. Prints the table and writes bench/out/reliability.json.
+reliability: $(STAMP)
+	ATTACHE_RELIABILITY=full $(BIN)/python -m tests.reliability.report
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
