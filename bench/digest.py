@@ -32,11 +32,14 @@ import asyncio
 import bisect
 import itertools
 import json
+import multiprocessing
 import random
 import resource
+import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +49,7 @@ from telegram.ext import AIORateLimiter, Defaults, ExtBot
 
 from bench.corpus import CITIES, COUNTRIES, PERSONS, TOPICS, RawArticle, generate, load_sentences
 from bot.alerts.deliver import Deliverer, SendResult
-from bot.digests import Digests
+from bot.digests import DUE_BATCH, Digests
 from bot.ingest.normalize import fingerprint_and_signature
 from bot.sandbox import BotApiServer, RateLimits
 from bot.search_query import parse_query, word_runs
@@ -61,6 +64,8 @@ COUNTRY_POOL = 200
 KEYWORD_POOL = 10_000
 SHARES = (("keyword", 0.6), ("person", 0.3), ("country", 0.1))
 INSTANT_SHARE = 0.02
+# What a classifier says of the corpus's meeting-and-talks stories (bench.corpus decides).
+_DIPLOMATIC = Classification(score=1.0, is_diplomatic=True, reasons=("meeting",))
 
 
 def _remove(path: Path) -> None:
@@ -144,6 +149,7 @@ def _articles(raws: Sequence[RawArticle]) -> list[NewArticle]:
                 signature=signature,
                 bands=bands,
                 published_at=raw.published_at,
+                classification=_DIPLOMATIC if raw.diplomatic else Classification(),
                 entities=_mentions(raw),
             )
         )
@@ -557,6 +563,144 @@ def composition_report(r: dict[str, float]) -> str:
     )
 
 
+# --------------------------------------------------------------------------- fan-out
+
+
+def _fanout_path(out_dir: Path, subscriptions: int, warmup: int, articles: int, seed: int) -> Path:
+    return out_dir / f"digest-fanout-{subscriptions}-{warmup}-{articles}-{seed}.db"
+
+
+async def _build_fanout(
+    path: Path, subscriptions: int, chats: int, warmup: int, articles: int, seed: int
+) -> dict[str, float]:
+    """The matching bench's world, kept in ``path``: ``warmup`` older articles, the
+    subscriptions, then ``articles`` new articles stored and matched (by ``percolate``, as
+    ingest does), with every chat not on ``instant`` due for its daily digest."""
+    building = path.with_name(path.name + ".building")
+    _remove(building)
+    rng = random.Random(seed)
+    raws = generate(warmup + articles, seed=seed)
+    start = time.perf_counter()
+    async with SQLiteStorage(building) as store:
+        for offset in range(0, warmup, BATCH):
+            chunk = list(itertools.islice(raws, min(BATCH, warmup - offset)))
+            await store.add_articles(_articles(chunk))
+            while (await store.percolate(BATCH)).articles:
+                pass
+        warmup_s = time.perf_counter() - start
+        figures = await _populate(store, subscriptions, chats, rng)
+        start = time.perf_counter()
+        matched = 0
+        for _ in range(0, articles, BATCH):
+            await store.add_articles(_articles(list(itertools.islice(raws, BATCH))))
+            matched += (await store.percolate(BATCH)).articles
+        percolate_s = time.perf_counter() - start
+        due = int(time.time()) - 60
+        await store.db.execute(
+            "UPDATE chats SET next_digest_at = ? WHERE digest_frequency != 'instant'", (due,)
+        )
+        await store.db.execute("ANALYZE")
+    building.rename(path)
+    figures.update({"warmup_s": warmup_s, "new_articles": matched, "percolate_s": percolate_s})
+    return figures
+
+
+async def _compose_all(path: Path) -> dict[str, float]:
+    """Compose every due chat's digest through ``Digests.compose`` (nothing sent), timed."""
+    async with SQLiteStorage(path) as store:
+        total_articles = await store.count_articles()
+        subscriptions = await _scalar_of(store, "SELECT count(*) FROM subscriptions")
+        digests = Digests(store, _NoSend(), clock=lambda: datetime.now(UTC))
+        now = datetime.now(UTC)
+        composed = parts = shown = remaining = skipped = 0
+        start = time.perf_counter()
+        # Every due chat (in send_due's order), taken at once: nothing is sent, so no
+        # schedule moves on and send_due's re-query would find the same chats again.
+        due = await store.due_chats(now, 1_000_000)
+        for offset in range(0, len(due), DUE_BATCH):
+            batch = due[offset : offset + DUE_BATCH]
+            await digests.prepare(batch)  # as send_due does for each batch it takes
+            for chat in batch:
+                digest = await digests.compose(chat)
+                composed += 1
+                parts += len(digest.parts)
+                shown += len(digest.items)
+                remaining += digest.remaining
+                skipped += len(digest.skipped_ids)
+        compose_s = time.perf_counter() - start
+    return {
+        "articles_total": total_articles,
+        "subscriptions_total": subscriptions,
+        "chats": composed,
+        "compose_s": compose_s,
+        "chats_per_s": composed / compose_s,
+        "messages": parts,
+        "items_shown": shown,
+        "items_remaining": remaining,
+        "items_skipped": skipped,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+async def _scalar_of(store: SQLiteStorage, sql: str) -> int:
+    rows = list(await store.db.execute_fetchall(sql))
+    return int(rows[0][0])
+
+
+def _compose_in_child(path: str) -> dict[str, float]:
+    """Run in a fresh process, so its peak RSS is composition's alone."""
+    return asyncio.run(_compose_all(Path(path)))
+
+
+def bench_fanout(
+    subscriptions: int = 100_000,
+    *,
+    articles: int = 2000,
+    warmup: int = 2000,
+    chats_per_subscription: float = 0.3,
+    seed: int = 2024,
+    out_dir: Path = OUT,
+) -> dict[str, float]:
+    """Compose every due digest at the matching bench's fan-out, end to end.
+
+    The world (built once and kept in ``bench/out``, as it takes minutes at 100k articles):
+    ``warmup`` older articles, ``subscriptions`` subscriptions over their chats, then
+    ``articles`` new articles stored and matched. Each run works on a copy, in a fresh process
+    (its peak RSS is the figure): every due chat's digest composed through ``Digests.compose``
+    -- the chat's inbox expanded and read, its articles loaded, the messages built.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cached = _fanout_path(out_dir, subscriptions, warmup, articles, seed)
+    figures: dict[str, float] = {}
+    if not cached.exists():
+        chats = max(1, round(subscriptions * chats_per_subscription))
+        start = time.perf_counter()
+        figures = asyncio.run(_build_fanout(cached, subscriptions, chats, warmup, articles, seed))
+        figures["build_s"] = time.perf_counter() - start
+    work = out_dir / "digest-fanout-work.db"
+    _remove(work)
+    shutil.copyfile(cached, work)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            figures.update(pool.submit(_compose_in_child, str(work)).result())
+    finally:
+        _remove(work)
+    figures.update({"subscriptions": subscriptions, "new_articles": articles, "warmup": warmup})
+    return figures
+
+
+def fanout_report(r: dict[str, float]) -> str:
+    return (
+        f"fan-out composition: {int(r['chats']):,} due chats, {int(r['subscriptions_total']):,}"
+        f" subscriptions, {int(r['articles_total']):,} articles ({int(r['new_articles']):,} new"
+        f" since the last digest): {r['compose_s']:.1f} s ({r['chats_per_s']:,.0f} chats/s;"
+        f" target <= 30 s), {int(r['messages']):,} messages, {int(r['items_shown']):,} items"
+        f" shown, {int(r['items_remaining']):,} left for /more, {int(r['items_skipped']):,}"
+        f" skipped; peak RSS {r['peak_rss_mb']:.0f} MB (target <= 500)"
+    )
+
+
 # --------------------------------------------------------------------------- delivery
 
 
@@ -627,8 +771,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--delivery", action="store_true", help="run the delivery part")
     parser.add_argument("--chats", type=int, default=30_000, help="due chats composed")
     parser.add_argument("--messages", type=int, default=2000, help="messages delivered")
+    parser.add_argument("--fanout", action="store_true", help="run the fan-out composition part")
+    parser.add_argument(
+        "--warmup", type=int, default=2000, help="older articles in the fan-out world"
+    )
     args = parser.parse_args(argv)
-    run_all = not (args.matching or args.composition or args.delivery)
+    run_all = not (args.matching or args.composition or args.delivery or args.fanout)
+    if args.fanout or run_all:
+        sizes = args.subscriptions or (100_000,)
+        fanout = [
+            bench_fanout(size, articles=min(args.articles, 2000) if run_all else args.articles,
+                         warmup=args.warmup)
+            for size in sizes
+        ]  # fmt: skip
+        for figures in fanout:
+            print(fanout_report(figures), flush=True)
+        (OUT / "digest-fanout.json").write_text(json.dumps(fanout, indent=2) + "\n")
     if args.composition or run_all:
         composition = bench_composition(args.chats)
         print(composition_report(composition), flush=True)

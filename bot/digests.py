@@ -44,7 +44,7 @@ from bot.alerts.digest import (
 )
 from bot.config import Settings
 from bot.schedule import next_digest_at
-from storage.base import Article, Chat, DigestFrequency, InboxItem, Subscription
+from storage.base import Article, Chat, DigestFrequency, PendingDigest, Subscription
 from storage.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ Clock = Callable[[], datetime]
 DUE_BATCH = 500
 DEFAULT_CONCURRENCY = 16
 ARTICLE_CACHE_SIZE = 50_000
+WINDOW = 2  # pending articles read per digest, in digest caps
 
 
 class DigestStorage(DeliveryStorage, Protocol):
@@ -61,7 +62,10 @@ class DigestStorage(DeliveryStorage, Protocol):
     async def get_chat(self, chat_id: int) -> Chat: ...
     async def due_chats(self, now: datetime, limit: int = 1000) -> list[Chat]: ...
     async def pending_chats(self, frequency: DigestFrequency, limit: int = 1000) -> list[Chat]: ...
-    async def pending_inbox(self, chat_id: int) -> list[InboxItem]: ...
+    async def pending_digest(
+        self, chat_id: int, *, diplomatic_only: bool, limit: int
+    ) -> PendingDigest: ...
+    async def prepare_inboxes(self, chat_ids: Sequence[int]) -> None: ...
     async def get_articles(self, article_ids: Sequence[int]) -> list[Article]: ...
     async def list_subscriptions(self, chat_id: int) -> list[Subscription]: ...
 
@@ -179,15 +183,34 @@ class Digests:
     # ------------------------------------------------------------------ composing
 
     async def compose(self, chat: Chat, kind: DigestKind = "scheduled") -> Digest:
-        """The chat's digest from what is pending now (nothing is sent or marked)."""
-        pending = await self.storage.pending_inbox(chat.id)
-        if not pending:
+        """The chat's digest from what is pending now (nothing is sent or marked).
+
+        Storage hands over only the newest pending articles (``WINDOW`` times the cap, so
+        that collapsing same-title stories still leaves a full digest) and counts the rest:
+        a chat may have hundreds pending, and 30,000 chats' digests are composed at once."""
+        pending = await self.storage.pending_digest(
+            chat.id, diplomatic_only=chat.only_diplomatic, limit=self.cap * WINDOW
+        )
+        if not pending.items and not pending.passed_over:
             return Digest(chat.id, (), ())
         articles = await self.cache.get_many(
-            (row.article_id for row in pending), self.storage.get_articles
+            (row.article_id for row in pending.items), self.storage.get_articles
         )
         subscriptions = {s.id: s for s in await self.storage.list_subscriptions(chat.id)}
-        return compose_digest(chat, pending, articles, subscriptions, kind=kind, cap=self.cap)
+        return compose_digest(
+            chat,
+            pending.items,
+            articles,
+            subscriptions,
+            kind=kind,
+            cap=self.cap,
+            beyond=pending.articles - len(pending.items),
+            passed_over=pending.passed_over,
+        )
+
+    async def prepare(self, chats: Sequence[Chat]) -> None:
+        """Bring a batch of chats' inboxes up to date in one go, before composing each."""
+        await self.storage.prepare_inboxes([chat.id for chat in chats])
 
     # ------------------------------------------------------------------ scheduled
 
@@ -221,6 +244,7 @@ class Digests:
             if not batch:
                 return report
             seen.update(chat.id for chat in batch)
+            await self.prepare(batch)
             await asyncio.gather(*(one(chat) for chat in batch))
 
     async def _send_one(self, chat: Chat, kind: DigestKind) -> DeliveryReport:

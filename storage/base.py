@@ -283,6 +283,25 @@ class InboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingDigest:
+    """What a digest needs of a chat's pending inbox, without every pending item.
+
+    A digest shows a few dozen of possibly hundreds of pending articles, so the backend picks
+    the newest eligible ones (diplomatic only, when asked) and counts the rest."""
+
+    # The newest eligible pending articles (by publication time, else storage time), newest
+    # first, at most the ``limit`` asked: one item per article, under the oldest subscription
+    # that matched it.
+    items: tuple[InboxItem, ...]
+    # Eligible pending articles in all (those in ``items`` included).
+    articles: int
+    # Pending articles a digest passes over (not diplomatic, when only diplomatic ones are
+    # wanted): marked delivered with the digest's first message. A backend may also leave such
+    # matches out of the inbox altogether; they are then never pending.
+    passed_over: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PercolateResult:
     """What one ``Storage.percolate`` call did.
 
@@ -449,6 +468,20 @@ class Storage(Protocol):
         """The chat's undelivered items, oldest match first: one per (article, matching
         subscription), including every match recorded so far (a backend that records matches
         lazily materialises the chat's inbox rows first, in the same transaction)."""
+        ...
+
+    async def pending_digest(
+        self, chat_id: int, *, diplomatic_only: bool, limit: int
+    ) -> PendingDigest:
+        """The chat's pending inbox as a digest needs it (see PendingDigest), up to date with
+        every match recorded so far, as ``pending_inbox``."""
+        ...
+
+    async def prepare_inboxes(self, chat_ids: Sequence[int]) -> None:
+        """Bring these chats' inboxes up to date with every match recorded so far, in one go,
+        as ``pending_digest`` would for each (by each chat's stored ``only_diplomatic``): for
+        a batch of due chats, before their digests are composed one by one. A backend that
+        writes every chat's inbox at match time has nothing to do."""
         ...
 
     async def mark_delivered(

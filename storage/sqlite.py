@@ -52,6 +52,7 @@ from storage.base import (
     InboxItem,
     NewArticle,
     NewSubscription,
+    PendingDigest,
     PercolateResult,
     PollOutcome,
     SearchHit,
@@ -873,6 +874,47 @@ class SQLiteStorage:
                 (chat_id,),
             )
         return [InboxItem(r[0], r[1], r[2], _dt(r[3])) for r in rows]
+
+    async def pending_digest(
+        self, chat_id: int, *, diplomatic_only: bool, limit: int
+    ) -> PendingDigest:
+        """Expands the chat's new matches first, if any (diplomatic ones only when asked: the
+        others are never written), then reads the newest ``limit`` eligible articles with the
+        counts in one statement (30,000 chats are composed at once: round trips count)."""
+        if not await percolation.up_to_date(self.db, chat_id):
+            async with self._transaction() as db:
+                await percolation.expand_chats(db, (chat_id,), diplomatic_only)
+        flag = int(diplomatic_only)
+        # inbox_pending covers chat_id, matched_at and the key (article, subscription); the
+        # window count runs over every eligible article before LIMIT, the passed-over list
+        # (usually empty: diplomatic-only expansion writes no such rows) is computed once.
+        passed_sql = (
+            "SELECT json_group_array(DISTINCT p.article_id) FROM inbox p INDEXED BY inbox_pending"
+            " CROSS JOIN articles b ON b.id = p.article_id WHERE p.chat_id = ?"
+            " AND p.delivered_at IS NULL AND b.is_diplomatic = 0 AND ? = 1"
+        )
+        rows = await self._rows(
+            "SELECT i.article_id, min(i.subscription_id), min(i.matched_at), count(*) OVER (),"
+            f" ({passed_sql}) FROM inbox i INDEXED BY inbox_pending CROSS JOIN articles a"
+            " ON a.id = i.article_id WHERE i.chat_id = ? AND i.delivered_at IS NULL"
+            " AND (? = 0 OR a.is_diplomatic = 1) GROUP BY i.article_id"
+            " ORDER BY coalesce(a.published_at, a.ingested_at) DESC, i.article_id DESC LIMIT ?",
+            (chat_id, flag, chat_id, flag, max(1, limit)),
+        )
+        if rows:
+            count, passed = int(rows[0][3]), json.loads(rows[0][4])
+        else:
+            count, passed = 0, []
+            if diplomatic_only:
+                passed = json.loads((await self._rows(passed_sql, (chat_id, flag)))[0][0])
+        items = tuple(InboxItem(chat_id, r[0], r[1], _dt(r[2])) for r in rows[: max(0, limit)])
+        return PendingDigest(items, count, tuple(sorted(int(i) for i in passed)))
+
+    async def prepare_inboxes(self, chat_ids: Sequence[int]) -> None:
+        if not chat_ids:
+            return
+        async with self._transaction() as db:
+            await percolation.expand_chats(db, chat_ids, None)
 
     async def mark_delivered(
         self,

@@ -47,6 +47,7 @@ Every function takes the aiosqlite connection; the caller holds the write transa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,6 +75,9 @@ _TEMP_TABLES = (
     "CREATE TABLE IF NOT EXISTS temp.percolate_candidates (query_id INTEGER PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS temp.percolate_query_hits"
     " (query_id INTEGER, article_id INTEGER, PRIMARY KEY (query_id, article_id)) WITHOUT ROWID",
+    # The chats being expanded: each one's cursor, and whether it takes diplomatic articles only.
+    "CREATE TABLE IF NOT EXISTS temp.expanding"
+    " (chat_id INTEGER PRIMARY KEY, after INTEGER NOT NULL, diplomatic_only INTEGER NOT NULL)",
 )
 
 
@@ -277,35 +281,87 @@ async def _instant_chats(db: aiosqlite.Connection, after: int) -> tuple[int, ...
     return tuple(int(row[0]) for row in rows)
 
 
-async def expand_chat(db: aiosqlite.Connection, chat_id: int) -> int:
-    """Materialise a chat's matches after its cursor as inbox rows and advance the cursor;
-    the number of rows added. A blocked chat's cursor advances without rows.
+# Expansion written out rather than through the `subscription_matches` view, to skip
+# non-diplomatic articles for chats that take diplomatic ones only (the view has no such
+# column): the `expanding` chats' matches after each one's cursor, up to `:top`.
+_EXPAND = """
+INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)
+SELECT s.chat_id, a.id, s.id, m.matched_at
+FROM temp.expanding e
+CROSS JOIN subscriptions s ON s.chat_id = e.chat_id
+CROSS JOIN matches m ON m.{column} = s.{column} AND m.seq > e.after AND m.seq <= :top
+CROSS JOIN json_each(m.article_ids) j
+CROSS JOIN articles a ON a.id = j.value
+WHERE s.{column} IS NOT NULL AND m.{column} IS NOT NULL {kinds}
+    AND s.created_at <= a.ingested_at AND (e.diplomatic_only = 0 OR a.is_diplomatic = 1)
+"""
+_EXPAND_QUERIES = _EXPAND.format(column="query_id", kinds="")
+_EXPAND_ENTITIES = _EXPAND.format(
+    column="entity_id", kinds="AND s.kind IN ('person', 'country', 'org')"
+)
 
-    Runs inside the caller's write transaction, so a crash leaves cursor and rows as they were.
+
+async def expand_chats(
+    db: aiosqlite.Connection, chat_ids: Sequence[int], diplomatic_only: bool | None = False
+) -> int:
+    """Materialise these chats' matches after their cursors as inbox rows and advance the
+    cursors; the number of rows added. A blocked chat's cursor advances without rows.
+
+    ``diplomatic_only``: True or False for every chat, or None for each chat's own setting.
+    A chat expanded diplomatic-only never gets rows for the other matches: they are passed
+    over, as a digest passes them over.
+
+    One statement per kind of match for all the chats (writing chat after chat in key order),
+    inside the caller's write transaction, so a crash leaves cursors and rows as they were.
     """
+    await _ensure_temp_tables(db)
+    top = await last_match(db)
+    ids = json.dumps(list(chat_ids))
+    await db.execute("DELETE FROM temp.expanding")
+    cursor = await db.execute(
+        "INSERT INTO temp.expanding (chat_id, after, diplomatic_only)"
+        " SELECT c.id, c.expanded_seq, coalesce(?, c.only_diplomatic) FROM json_each(?) j"
+        " CROSS JOIN chats c ON c.id = j.value"
+        " WHERE c.expanded_seq < ? AND c.blocked_at IS NULL ORDER BY c.id",
+        (None if diplomatic_only is None else int(diplomatic_only), ids, top),
+    )
+    added = 0
+    if cursor.rowcount > 0:
+        for statement in (_EXPAND_QUERIES, _EXPAND_ENTITIES):
+            cursor = await db.execute(statement, {"top": top})
+            added += max(cursor.rowcount, 0)
+    await db.execute(
+        "UPDATE chats SET expanded_seq = ? WHERE id IN (SELECT value FROM json_each(?))"
+        " AND expanded_seq < ?",
+        (top, ids, top),
+    )
+    return added
+
+
+async def expand_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+    """:func:`expand_chats` for one chat, every match (diplomatic or not)."""
     rows = list(
         await db.execute_fetchall(
-            "SELECT expanded_seq, blocked_at IS NOT NULL,"
-            " (SELECT coalesce(max(seq), 0) FROM matches) FROM chats WHERE id = ?",
+            "SELECT expanded_seq < (SELECT coalesce(max(seq), 0) FROM matches) FROM chats"
+            " WHERE id = ?",
             (chat_id,),
         )
     )
-    if not rows:
+    if not rows or not rows[0][0]:
         return 0
-    cursor_seq, blocked, top = int(rows[0][0]), bool(rows[0][1]), int(rows[0][2])
-    if top <= cursor_seq:
-        return 0
-    added = 0
-    if not blocked:
-        cursor = await db.execute(
-            "INSERT OR IGNORE INTO inbox (chat_id, article_id, subscription_id, matched_at)"
-            " SELECT chat_id, article_id, subscription_id, matched_at FROM subscription_matches"
-            " WHERE chat_id = ? AND seq > ? AND seq <= ?",
-            (chat_id, cursor_seq, top),
+    return await expand_chats(db, (chat_id,), False)
+
+
+async def up_to_date(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """Whether the chat's inbox holds every match recorded so far (or the chat is unknown)."""
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT expanded_seq >= (SELECT coalesce(max(seq), 0) FROM matches) FROM chats"
+            " WHERE id = ?",
+            (chat_id,),
         )
-        added = max(cursor.rowcount, 0)
-    await db.execute("UPDATE chats SET expanded_seq = ? WHERE id = ?", (top, chat_id))
-    return added
+    )
+    return not rows or bool(rows[0][0])
 
 
 async def _match_keywords(db: aiosqlite.Connection, now: int) -> None:

@@ -235,10 +235,18 @@ def compose_digest(
     kind: DigestKind = "scheduled",
     cap: int = DIGEST_CAP,
     limit: int = MESSAGE_LIMIT,
+    beyond: int = 0,
+    passed_over: Iterable[int] = (),
 ) -> Digest:
-    """Build a chat's digest from its pending inbox rows (see the module docstring)."""
+    """Build a chat's digest from its pending inbox rows (see the module docstring).
+
+    ``pending`` may be only the newest of the chat's pending articles (storage picks them,
+    ``Storage.pending_digest``): ``beyond`` counts the older eligible ones left out, which
+    count towards "and N more" (a story there whose title repeats one shown here is counted,
+    not collapsed). ``passed_over``: pending articles storage already found ineligible; they
+    are skipped like the ones found here."""
     chosen: dict[int, int] = {}  # article id -> subscription it is shown under
-    skipped: set[int] = set()
+    skipped: set[int] = set(passed_over)
     for row in pending:
         article = articles.get(row.article_id)
         if article is None or (chat.only_diplomatic and not article.is_diplomatic):
@@ -249,7 +257,7 @@ def compose_digest(
             chosen[row.article_id] = row.subscription_id
     items = _collapse(chosen, articles)
     items.sort(key=lambda i: (i.when, i.article.id), reverse=True)
-    shown, remaining = items[:cap], len(items) - min(len(items), cap)
+    shown, remaining = items[:cap], len(items) - min(len(items), cap) + max(0, beyond)
 
     groups: dict[int, list[DigestItem]] = {}
     for item in shown:
@@ -263,7 +271,7 @@ def compose_digest(
         return Digest(chat.id, (), (), tuple(sorted(skipped)), 0, ())
 
     packer = _Packer(limit)
-    total = len(items)
+    total = len(items) + max(0, beyond)
     packer.add(f"<b>{_HEADERS[kind]}</b> · {total} new article{'s' if total != 1 else ''}")
     display: list[DigestItem] = []
     for (label, count), (_, group) in zip(labels, ordered, strict=True):

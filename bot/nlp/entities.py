@@ -156,7 +156,9 @@ _HEAD_NOUNS = frozenset(
         office court army bank institute center centre company corporation street avenue
         square bridge hospital school church mosque palace province region district county
         island islands river sea lake times post journal foundation cup prize prison
-        stadium park station hotel airlines news club tower building museum
+        stadium park station hotel airlines news club tower building museum city
+        fellowship arboretum initiative award scholarship program programme library memorial
+        garden gardens zoo academy laboratory festival
         """
     )
 )
@@ -185,12 +187,31 @@ _TITLE_BEFORE = re.compile(
     r"author|writer|journalist|activist|dissident|wife|husband|son|daughter|brother|sister|"
     r"mother|father|named|nominee|year-old|ranked|runner|driver|pianist|singers|laureate|"
     r"rapper|striker|goalkeeper|champion|teammate|opponent|publisher|founder|editor|pilot|"
+    r"countryman|countrywoman|countrymen|compatriot|compatriots|"
     r"photographer|filmmaker|composer|novelist|poet|artist|cleric|suspect|defendant|"
     r"hostage|businessman|businesswoman|billionaire|tycoon|identified as|министр|президент|"
     r"премьер|глава|посол|председатель|генсек|секретарь|представитель|пресс-секретарь)"
     r"\.?,?[ \t]+)$",
     re.IGNORECASE,
 )
+# "the Archbishop of Gdańsk, Sławoj Leszek Głódź,": a name in apposition to a titled office.
+_OFFICE_OF_PLACE_BEFORE = re.compile(
+    r"\b(?i:archbishop|bishop|mayor|governor|president|minister|king|queen|emir|premier|"
+    r"chancellor|ambassador|secretary|chief|head|director|leader|speaker|chairman|chairwoman|"
+    r"patriarch|metropolitan|rector|commissioner|administrator)[ \t]+of"
+    r"(?:[ \t]+(?:the[ \t]+)?[A-Z][^\s,]*){1,4},[ \t]*$"
+)
+# "the city of São Paulo", "our biggest island Crete": a lower-case place noun names a place.
+_PLACE_BEFORE = re.compile(
+    r"\b(?:city|town|village|island|province|region|state|district|county|capital|port|"
+    r"municipality|suburb|neighbourhood|neighborhood)(?:[ \t]+of)?[ \t]+$"
+)
+# "President-elect", "Prime Minister-designate": a title with its suffix is still a title.
+_TITLE_SUFFIX = re.compile(r"-(?:elect|designate)$")
+# "Citibank", "Deutsche Bank": a word ending in "bank" is a bank.
+_BANK_WORD = re.compile(r"^[^\W\d_]{3,}bank$")
+_PATRONYMIC_PARTICLES = frozenset(("bin", "ibn", "bint"))
+_HONORIFICS = frozenset(("mr.", "mrs.", "ms.", "dr.", "prof.", "mr", "mrs", "ms", "dr", "prof"))
 _SENTENCE_END = frozenset('.!?:;"“”«»—–-\n([')
 
 # Capitalised words that are never a person's name or part of one in news text.
@@ -221,7 +242,7 @@ _NOT_NAMES = frozenset(
         she it his her its in on at by for of and or but if as a an to from with minister
         president secretary ambassador king queen prince general chief premier i ii iii iv
         v vi jan feb mar apr jun jul aug sep sept oct nov dec top mr mrs ms dr prof gen
-        hurricane storm typhoon cyclone tropical
+        hurricane storm typhoon cyclone tropical banco
         """
     )
 )
@@ -312,6 +333,7 @@ def _gazetteer() -> _Gazetteer:
     name_tok = names["name_tokens"]
     assert isinstance(token_stats, dict) and isinstance(common, list)
     assert isinstance(first, list) and isinstance(name_tok, dict)
+    common_set = frozenset(common)
     return _Gazetteer(
         phrase_exact=exact,
         phrase_lower=lower,
@@ -319,12 +341,26 @@ def _gazetteer() -> _Gazetteer:
         country_names=country_names,
         org_names=org_names,
         token_stats={k: (v[0], v[1]) for k, v in token_stats.items()},
-        common_lower=frozenset(common),
-        first_names=frozenset(first),
+        common_lower=common_set,
+        # The first-name table has stray words from mis-split labels ("Energy", "Defense",
+        # "Sheikh"); a word newswire almost never capitalises inside a name is no first name.
+        first_names=frozenset(
+            f for f in first if not _mostly_not_in_names(token_stats.get(f), common_set, f)
+        ),
         name_tokens=name_tok,
         leaders=leaders,
         leader_surnames={s: next(iter(o)) for s, o in surname_owner.items() if len(o) == 1},
         leader_short={s: next(iter(o)) for s, o in short_owner.items() if len(o) == 1},
+    )
+
+
+def _mostly_not_in_names(stat: object, common: frozenset[str], word: str) -> bool:
+    """Seen capitalised often, almost never in a person's name, and an ordinary word."""
+    if not isinstance(stat, list) or word not in common:
+        return False
+    in_names, seen = stat
+    return (
+        isinstance(seen, int) and isinstance(in_names, int) and seen >= 20 and in_names * 10 < seen
     )
 
 
@@ -336,7 +372,7 @@ _NAME, _UNKNOWN, _WEAK, _NOT = 3, 2, 1, 0
 def _word_class(word: str, gaz: _Gazetteer) -> int:
     """Is this capitalised word a name word, a non-name word, or unknown?"""
     low = word.lower()
-    if low in _NOT_NAMES or low.rstrip(".") in TITLE_WORDS:
+    if low in _NOT_NAMES or _is_title_word(low) or _BANK_WORD.match(low):
         return _NOT
     if len(word) > 1 and word[1:2] != "." and word.isupper():
         return _NOT  # ALL CAPS: an acronym or a shouted headline
@@ -362,6 +398,14 @@ def _word_class(word: str, gaz: _Gazetteer) -> int:
     if low in gaz.common_lower:
         return _WEAK
     return _UNKNOWN
+
+
+def _is_title_word(low: str) -> bool:
+    """A lower-cased word that is a title: "minister", "dr.", "president-elect"."""
+    bare = low.rstrip(".")
+    if bare in TITLE_WORDS:
+        return True
+    return _TITLE_SUFFIX.search(bare) is not None and _TITLE_SUFFIX.sub("", bare) in TITLE_WORDS
 
 
 def _is_cyrillic(word: str) -> bool:
@@ -441,6 +485,8 @@ def _trim(words: list[_Word], gaz: _Gazetteer) -> list[_Word]:
     while words and (words[0].cls == _WEAK or words[0].text.lower() in _NAME_PARTICLES):
         if words[0].text[0].isupper() and words[0].text.lower() in _NAME_PARTICLES:
             break  # "Al", "De" opening a name ("De Keyser")
+        if len(words) == 2 and words[1].cls == _UNKNOWN and _given_name_and_place(words[0], gaz):
+            break  # a given name that is also a place, then a surname: "Victoria Nuland"
         words = words[1:]
     while words and (words[-1].cls == _WEAK or words[-1].text.lower() in _NAME_PARTICLES):
         last = words[-1]
@@ -456,6 +502,21 @@ def _trim(words: list[_Word], gaz: _Gazetteer) -> list[_Word]:
             break  # "Kim Jong Un"
         words = words[:-1]
     return words
+
+
+def _given_name_and_place(word: _Word, gaz: _Gazetteer) -> bool:
+    """A word newswire writes mostly as a place but Wikidata knows as a common name token.
+
+    "Victoria", "Georgia", "Florence": in one name in ten or more of their capitalised uses.
+    """
+    low = word.text.lower()
+    stat = gaz.token_stats.get(low)
+    return (
+        word.cls == _WEAK
+        and gaz.name_tokens.get(low, 0) >= 200
+        and stat is not None
+        and stat[0] * 10 >= stat[1]
+    )
 
 
 def _is_caps_name(
@@ -508,7 +569,15 @@ def _split_candidates(
                 or bool(_CUE_BEFORE.search(before))
                 or (len(words) >= 2 and bool(_AUX_AFTER.match(text, end)))
             )
-            title = titled or bool(_TITLE_BEFORE.search(before))
+            last_before = before.rstrip()[-1:]
+            title = (
+                titled
+                or bool(_TITLE_BEFORE.search(before))
+                or (
+                    last_before == ","
+                    and bool(_OFFICE_OF_PLACE_BEFORE.search(text, max(0, start - 70), start))
+                )
+            )
             out.append(
                 _Candidate(
                     start=start,
@@ -518,7 +587,9 @@ def _split_candidates(
                     title_before=title,
                     cue=cue,
                     sentence_initial=_sentence_initial(text, start),
-                    blocked=blocked or bool(_BLOCK_AFTER.match(text, end)),
+                    blocked=blocked
+                    or bool(_BLOCK_AFTER.match(text, end))
+                    or (last_before.islower() and bool(_PLACE_BEFORE.search(before))),
                 )
             )
         cur = []
@@ -532,9 +603,23 @@ def _split_candidates(
 
     prev_title = False
     prev_mixed_title = False
+    prev_honorific = False
+    portfolio = False  # after "Minister of": the portfolio, then perhaps the holder's name
     for index, (start, end, word) in enumerate(tokens):
         low = word.lower()
         after_mixed_title, prev_mixed_title = prev_mixed_title, False
+        after_honorific, prev_honorific = prev_honorific, low in _HONORIFICS
+        if cur and cur[-1].text in _PATRONYMIC_PARTICLES:
+            # "Mohamed bin Zayed bin Sultan Al Nahyan": a father's name follows "bin", even one
+            # that is also a title ("Sultan").
+            cur.append(_Word(start, end, word, _NAME))
+            prev_title = False
+            continue
+        if after_honorific and _is_title_word(low) and _is_first_name(word, gaz):
+            # "Dr. Sultan Al Jaber": after "Dr." comes the name, whatever else the word can be.
+            cur.append(_Word(start, end, word, _UNKNOWN))
+            prev_title = False
+            continue
         if _is_caps_name(word, low, tokens, index, bool(cur), after_mixed_title, gaz):
             # "Rafael CORREA", "President GBAGBO", "KIM Jong Il": the reference style of the
             # CIA World Factbook and UN documents writes surnames in capitals.
@@ -546,8 +631,11 @@ def _split_candidates(
             continue
         if prev_title and low == "of":
             flush(False, True)  # "Archbishop of Canterbury": a place follows
+            portfolio = True
             continue
-        is_title = low.rstrip(".") in TITLE_WORDS and not (cur and low in gaz.first_names)
+        is_title = _is_title_word(low) and not (cur and low in gaz.first_names)
+        if is_title:
+            portfolio = False
         prev_title = is_title
         prev_mixed_title = is_title and not word.isupper()
         if is_title:
@@ -567,16 +655,39 @@ def _split_candidates(
         russian_first_name = cls == _NAME and _is_cyrillic(word) and _is_first_name(word, gaz)
         if cur and russian_first_name and not any(_is_first_name(w.text, gaz) for w in cur):
             flush(False)
-        if cls == _NOT and not _INITIAL.fullmatch(word):
+        if low in _HEAD_NOUNS and cls != _NAME:
             # "Henderson Executive Airport", "Davis Cup": the words before a head noun name it.
-            if low in _HEAD_NOUNS:
-                _block_current()
-            else:
-                flush(False)
+            _block_current()
+            portfolio = False
             continue
+        if cls == _NOT and not _INITIAL.fullmatch(word):
+            flush(False)
+            portfolio = False
+            continue
+        if (
+            portfolio
+            and cur
+            and cls >= _UNKNOWN
+            and all(w.cls == _WEAK for w in cur)
+            and _name_continues(tokens, index + 1, gaz)
+        ):
+            # "Minister of Energy Abdulaziz bin Salman": the portfolio ends where a name of
+            # two or more words begins; the name is the minister's.
+            cur = []
+            blocked, titled, portfolio = False, True, False
         cur.append(_Word(start, end, word, cls))
     flush(False)
     return out
+
+
+def _name_continues(tokens: list[tuple[int, int, str]], index: int, gaz: _Gazetteer) -> bool:
+    """Does a name word (or a particle such as "bin") follow at `index`?"""
+    if index >= len(tokens):
+        return False
+    word = tokens[index][2]
+    if word in _PATRONYMIC_PARTICLES:
+        return True
+    return word[:1].isupper() and _word_class(word, gaz) >= _UNKNOWN
 
 
 # --- extraction -------------------------------------------------------------------------------
@@ -649,12 +760,15 @@ def extract_entities(text: str) -> Extraction:
             i += size
         if leftover:
             pieces.append((leftover, title_next))
+        named_thing = _ends_in_head_noun(tokens, gaz)
         for piece, titled in pieces:
             for cand in _split_candidates(text, piece, titled, gaz):
+                cand.blocked = cand.blocked or named_thing
                 if _is_person(cand, gaz):
                     accepted.append(cand)
                 else:
                     rejected.append(cand)
+    accepted = _drop_places_beside_countries(text, accepted, countries, rejected)
     persons = _link_persons(text, accepted, rejected, gaz)
     return Extraction(
         persons=persons,
@@ -662,6 +776,61 @@ def extract_entities(text: str) -> Extraction:
         orgs=tuple(orgs),
         entities=_summaries(persons, countries, orgs),
     )
+
+
+def _ends_in_head_noun(tokens: list[tuple[int, int, str]], gaz: _Gazetteer) -> bool:
+    """Does the run name a thing ("Young Southeast Asian Leaders Initiative")?
+
+    Not after a title: "Foreign Minister Park" ends in a head noun that is a surname; and not
+    across a connector.
+    """
+    if len(tokens) < 2 or any(t[2][0].islower() for t in tokens):
+        return False  # "Professor Carl Lipo of Binghamton University": the name is not the thing
+    last = tokens[-1][2]
+    return (
+        last.lower() in _HEAD_NOUNS
+        and not _is_title_word(tokens[-2][2].lower())
+        and _word_class(last, gaz) != _NAME
+    )
+
+
+def _drop_places_beside_countries(
+    text: str, accepted: list[_Candidate], countries: list[Span], rejected: list[_Candidate]
+) -> list[_Candidate]:
+    """A lone untitled word listed with a country is a place: "between Crete and Cyprus".
+
+    Not a known name, nor the surname of a person named in full ("between Trump and Ukraine").
+    """
+    if not countries:
+        return accepted
+    starts = {span.start for span in countries}
+    ends = {span.end for span in countries}
+    surnames = {person_key(c.words[-1]) for c in accepted if len(c.words) >= 2}
+    kept = []
+    for cand in accepted:
+        if (
+            len(cand.words) == 1
+            and not cand.title_before
+            and cand.classes[0] != _NAME
+            and person_key(cand.words[0]) not in surnames
+            and _listed_with(text, cand, starts, ends)
+        ):
+            cand.blocked = True
+            rejected.append(cand)
+        else:
+            kept.append(cand)
+    return kept
+
+
+def _listed_with(text: str, cand: _Candidate, starts: set[int], ends: set[int]) -> bool:
+    """Is the candidate joined by "and" or a comma to a span starting or ending at these offsets?"""
+    for end in range(max(0, cand.start - 8), cand.start):
+        if end in ends and _COORDINATION.fullmatch(text, end, cand.start):
+            return True
+    for start in range(cand.end + 1, min(len(text), cand.end + 9)):
+        if start in starts and _COORDINATION.fullmatch(text, cand.end, start):
+            return True
+    return False
 
 
 _COORDINATION = re.compile(r"[ \t]*(?:,|and|&|,[ \t]*and)[ \t]*")
@@ -707,6 +876,30 @@ def _accept_coordinated(
     return [c for c in rejected if c not in accepted]
 
 
+def _accept_named_by_surname(
+    accepted: list[_Candidate], rejected: list[_Candidate]
+) -> list[_Candidate]:
+    """A full name whose surname the article uses alone as a person is a person; returns the rest.
+
+    "Brigid Kosgei of Kenya won ... said Kosgei": the later cue vouches for the earlier name.
+    """
+    surnames = {person_key(c.words[0]) for c in accepted if len(c.words) == 1 and not c.blocked}
+    if not surnames:
+        return rejected
+    rest = []
+    for cand in rejected:
+        if (
+            2 <= len(cand.words) <= 3
+            and not cand.blocked
+            and all(c in (_UNKNOWN, _NAME) for c in cand.classes)
+            and person_key(cand.words[-1]) in surnames
+        ):
+            accepted.append(cand)
+        else:
+            rest.append(cand)
+    return rest
+
+
 def _with_particle(text: str, cand: _Candidate) -> _Candidate:
     """Let a lower-case particle opening a bare surname into the span ("Mr. de Menezes")."""
     if cand.words[0][:1].isupper() and cand.start >= 3:
@@ -740,6 +933,7 @@ def _link_persons(
 ) -> tuple[Span, ...]:
     """Give every mention its canonical person; a bare surname joins the full name it shares."""
     rejected = _accept_coordinated(text, accepted, rejected)
+    rejected = _accept_named_by_surname(accepted, rejected)
     by_surname: dict[str, str] = {}  # folded surname -> canonical full name in this article
     by_short: dict[str, str] = {}  # folded "first last" -> canonical full name in this article
     full_names: dict[int, str] = {}

@@ -10,6 +10,10 @@ persons (by canonical key, so "Lavrov" after "Sergei Lavrov" is one person) that
 found at least once, averaged over documents; and the micro rate over all (document, person)
 pairs. A gold person counts as found when some extracted person has its key, or, for a gold
 surname alone, when an extracted person's key ends with that surname.
+
+For article person lists (which name every person of the text) it also prints the precision of
+person mentions: a mention is right when its name tokens are all in one gold name ("Kosgei",
+"Laurentino Cortizo" for "Laurentino Cortizo Cohen"), and the wrong ones are listed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot.nlp.entities import extract_entities
-from bot.nlp.names import TITLE_WORDS, person_key
+from bot.nlp.names import TITLE_WORDS, name_tokens, person_key
 
 
 def _gold_names(record: dict[str, object]) -> list[str]:
@@ -79,6 +83,28 @@ def index_found(records: Iterable[dict[str, object]]) -> tuple[float, float, int
     return mean, micro, found_total, gold_total
 
 
+def person_precision(
+    records: Iterable[dict[str, object]],
+) -> tuple[float, int, int, list[tuple[str, str]]]:
+    """(precision, right mentions, all mentions, [(record id, wrong mention)]) over records
+    whose gold is a complete `persons` list; other records are skipped."""
+    right = total = 0
+    wrong: list[tuple[str, str]] = []
+    for record in records:
+        text, persons = record["text"], record.get("persons")
+        if not isinstance(text, str) or not isinstance(persons, list):
+            continue
+        gold_tokens = [set(name_tokens(str(p))) for p in persons]
+        for span in extract_entities(text).persons:
+            total += 1
+            tokens = set(name_tokens(span.text))
+            if tokens and any(tokens <= gold for gold in gold_tokens):
+                right += 1
+            else:
+                wrong.append((str(record.get("id")), span.text))
+    return (right / total if total else 0.0), right, total, wrong
+
+
 def main(argv: list[str]) -> int:
     for path in argv[1:]:
         with Path(path).open(encoding="utf-8") as fh:
@@ -87,6 +113,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(
             f"{path}: index found {mean:.3f} per document, {micro:.3f} overall ({found}/{gold})\n"
         )
+        precision, right, total, wrong = person_precision(records)
+        if total:
+            sys.stdout.write(f"{path}: person precision {precision:.3f} ({right}/{total})\n")
+            for record_id, mention in wrong:
+                sys.stdout.write(f"  not a gold person: {record_id}: {mention}\n")
     return 0
 
 

@@ -40,7 +40,7 @@ TITLE_WORDS = frozenset(
         private general senior special permanent coordinator commissioner high vice-
         president vice-premier first lady crown tsar chairman-in-office superintendent
         inspector detective constable officer emperor sultan monsignor patriarch
-        metropolitan head
+        metropolitan head adviser advisor administrator
         министр президент премьер премьер-министр глава посол председатель генсек
         генеральный секретарь господин госпожа г-н г-жа заместитель замминистра
         пресс-секретарь представитель официальный спикер канцлер король королева

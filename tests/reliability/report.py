@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "reliability.json"
-_PASSING = re.compile(r"(\d+) passing examples?")
+_PASSING = re.compile(r"(\d+) passing\b")
 
 
 def outcomes(junit: Path) -> dict[str, Counter[str]]:
