@@ -1,7 +1,10 @@
 """Digest pipeline benchmarks: ``python -m bench.digest [--matching] [--subscriptions N ...]``.
 
-Parts present: ``--matching`` (new articles matched against subscriptions; also the default
-when no part is named). Each part prints a small report and writes ``bench/out/digest-*.json``.
+Parts: ``--matching`` (new articles matched against subscriptions), ``--composition`` (due
+digests built from prepared inboxes), ``--fanout`` (every due digest composed at the matching
+bench's fan-out, end to end, with peak RSS; ``--warmup 98000`` for a 100k-article database),
+``--delivery`` (through the local Bot API server); all of them when no part is named. Each part
+prints a small report and writes ``bench/out/digest-*.json``.
 
 Matching (:func:`bench_matching`): a database with a warm-up corpus, ``chats`` chats and
 ``subscriptions`` subscriptions in a realistic mix, then batches of new articles are stored
@@ -49,12 +52,20 @@ from telegram.ext import AIORateLimiter, Defaults, ExtBot
 
 from bench.corpus import CITIES, COUNTRIES, PERSONS, TOPICS, RawArticle, generate, load_sentences
 from bot.alerts.deliver import Deliverer, SendResult
+from bot.alerts.digest import Digest
 from bot.digests import DUE_BATCH, Digests
 from bot.ingest.normalize import fingerprint_and_signature
 from bot.sandbox import BotApiServer, RateLimits
 from bot.search_query import parse_query, word_runs
 from storage import sqlite_percolate
-from storage.base import Classification, EntityKind, EntityMention, NewArticle, NewSubscription
+from storage.base import (
+    Chat,
+    Classification,
+    EntityKind,
+    EntityMention,
+    NewArticle,
+    NewSubscription,
+)
 from storage.sqlite import SQLiteStorage
 
 OUT = Path(__file__).parent / "out"
@@ -424,6 +435,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _own_peak_rss_mb() -> float:
+    """Peak resident memory of this program image: Linux's ``VmHWM``. ``ru_maxrss`` would do,
+    but a process started by fork and exec keeps the parent's peak at the fork in it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _peak_rss_mb()
+
+
 async def _digest_world(
     path: Path,
     chats: int,
@@ -616,12 +639,17 @@ async def _compose_all(path: Path) -> dict[str, float]:
         start = time.perf_counter()
         # Every due chat (in send_due's order), taken at once: nothing is sent, so no
         # schedule moves on and send_due's re-query would find the same chats again.
+        gate = asyncio.Semaphore(digests.concurrency)
+
+        async def one(chat: Chat) -> Digest:
+            async with gate:  # send_due's concurrency: SQLite works while Python composes
+                return await digests.compose(chat)
+
         due = await store.due_chats(now, 1_000_000)
         for offset in range(0, len(due), DUE_BATCH):
             batch = due[offset : offset + DUE_BATCH]
             await digests.prepare(batch)  # as send_due does for each batch it takes
-            for chat in batch:
-                digest = await digests.compose(chat)
+            for digest in await asyncio.gather(*(one(chat) for chat in batch)):
                 composed += 1
                 parts += len(digest.parts)
                 shown += len(digest.items)
@@ -638,7 +666,8 @@ async def _compose_all(path: Path) -> dict[str, float]:
         "items_shown": shown,
         "items_remaining": remaining,
         "items_skipped": skipped,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": _own_peak_rss_mb(),
+        "ru_maxrss_mb": _peak_rss_mb(),
     }
 
 
@@ -766,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--subscriptions", type=int, action="append", help="subscriptions (repeatable)"
     )
-    parser.add_argument("--articles", type=int, default=5000, help="new articles matched")
+    parser.add_argument("--articles", type=int, help="new articles matched (5,000; fan-out: 2,000)")
     parser.add_argument("--composition", action="store_true", help="run the composition part")
     parser.add_argument("--delivery", action="store_true", help="run the delivery part")
     parser.add_argument("--chats", type=int, default=30_000, help="due chats composed")
@@ -780,10 +809,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.fanout or run_all:
         sizes = args.subscriptions or (100_000,)
         fanout = [
-            bench_fanout(size, articles=min(args.articles, 2000) if run_all else args.articles,
-                         warmup=args.warmup)
-            for size in sizes
-        ]  # fmt: skip
+            bench_fanout(size, articles=args.articles or 2000, warmup=args.warmup) for size in sizes
+        ]
         for figures in fanout:
             print(fanout_report(figures), flush=True)
         (OUT / "digest-fanout.json").write_text(json.dumps(fanout, indent=2) + "\n")
@@ -796,7 +823,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(delivery_report(delivery), flush=True)
         (OUT / "digest-delivery.json").write_text(json.dumps(delivery, indent=2) + "\n")
     if args.matching or run_all:
-        results = bench_matching(args.subscriptions or (10_000, 100_000), articles=args.articles)
+        results = bench_matching(
+            args.subscriptions or (10_000, 100_000), articles=args.articles or 5000
+        )
         print(matching_report(results), flush=True)
         (OUT / "digest-matching.json").write_text(json.dumps(results, indent=2) + "\n")
 

@@ -53,7 +53,7 @@ Clock = Callable[[], datetime]
 DUE_BATCH = 500
 DEFAULT_CONCURRENCY = 16
 ARTICLE_CACHE_SIZE = 50_000
-WINDOW = 2  # pending articles read per digest, in digest caps
+WINDOW = 1.5  # pending articles read per digest, in digest caps
 
 
 class DigestStorage(DeliveryStorage, Protocol):
@@ -189,7 +189,7 @@ class Digests:
         that collapsing same-title stories still leaves a full digest) and counts the rest:
         a chat may have hundreds pending, and 30,000 chats' digests are composed at once."""
         pending = await self.storage.pending_digest(
-            chat.id, diplomatic_only=chat.only_diplomatic, limit=self.cap * WINDOW
+            chat.id, diplomatic_only=chat.only_diplomatic, limit=round(self.cap * WINDOW)
         )
         if not pending.items and not pending.passed_over:
             return Digest(chat.id, (), ())

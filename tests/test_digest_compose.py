@@ -128,6 +128,20 @@ def test_cap_shows_the_newest_twenty_and_points_to_more() -> None:
     assert plain(digest.parts[0].html).startswith("Your digest · 26 new articles")
 
 
+def test_a_window_of_the_newest_counts_the_older_ones_as_more() -> None:
+    # Storage handed over only the 30 newest of 100 pending articles (and two it passed over).
+    articles = {a.id: a for a in (view(i) for i in range(30))}
+    window = rows([(i, 1) for i in range(30, 0, -1)])
+    alone = compose_digest(CHAT, window, articles, SUBS)
+    digest = compose_digest(CHAT, window, articles, SUBS, beyond=70, passed_over=(500, 501))
+    assert digest.shown_ids == alone.shown_ids and len(digest.items) == DIGEST_CAP
+    assert digest.remaining == alone.remaining + 70 > 70
+    total = DIGEST_CAP + digest.remaining
+    assert plain(digest.parts[0].html).startswith(f"Your digest · {total} new articles")
+    assert plain(digest.parts[-1].html).endswith(f"and {digest.remaining} more: /more")
+    assert digest.skipped_ids == (500, 501) and alone.skipped_ids == ()
+
+
 def test_only_diplomatic_skips_the_rest_and_reports_them() -> None:
     articles = {1: view(0), 2: view(1, diplomatic=False), 3: view(2)}
     pending = rows([(1, 1), (2, 1), (3, 1), (404, 1)])  # 404: the article is gone

@@ -25,6 +25,7 @@ from bot.nlp.names import lookup_keys
 from bot.search_query import parse_query, word_runs
 from bot.services import analyse
 from storage.base import (
+    Classification,
     NewArticle,
     NewSubscription,
     PercolateResult,
@@ -482,6 +483,65 @@ async def test_lazy_inbox_rows_equal_eager_fan_out(store: SQLiteStorage) -> None
     later_rows = await store.pending_inbox(1)
     assert {i.article_id for i in later_rows} == {later.article_id}
     assert await store.pending_inbox(1) == later_rows  # reading again adds nothing
+
+
+async def test_pending_digest_reads_the_newest_and_counts_the_rest(store: SQLiteStorage) -> None:
+    """What digests read: the newest eligible articles, the count of all, the passed-over ones;
+    chats expanded for a digest (or in a batch) get no rows for what they would pass over."""
+    await store.ensure_chat(3, "private", None, "UTC")
+    for chat_id in (1, 3):  # the same words and the same entity-free query in both chats
+        for query in ("eurasian", "integration", "thailand OR osce OR lavrov"):
+            text = parse_query(query).text
+            await store.add_subscription(NewSubscription(chat_id, "keyword", query, text=text), 10)
+    articles = [
+        replace(make_article(t, x), classification=Classification(0.9, n % 2 == 0))
+        for n, (t, x) in enumerate(TARGETS)
+    ]
+    ids = [r.article_id for r in await store.add_articles(articles)]
+    # Publication times: article n is n hours newer than the first (newest last).
+    for n, article_id in enumerate(ids):
+        await store.db.execute(
+            "UPDATE articles SET published_at = ? WHERE id = ?",
+            (1_650_000_000 + n * 3600, article_id),
+        )
+    await percolate_all(store)
+
+    # Chat 1's inbox read whole first (every match, as pending_inbox gives it).
+    rows = await store.pending_inbox(1)
+    matched = {i.article_id for i in rows}
+    diplomatic = sorted(a for a in matched if ids.index(a) % 2 == 0)
+    assert diplomatic and len(diplomatic) < len(matched)  # both kinds are pending
+    first_sub = {a: min(i.subscription_id for i in rows if i.article_id == a) for a in matched}
+
+    digest = await store.pending_digest(1, diplomatic_only=True, limit=2)
+    newest = sorted(diplomatic, key=ids.index, reverse=True)[:2]
+    assert [i.article_id for i in digest.items] == newest
+    assert [i.subscription_id for i in digest.items] == [first_sub[a] for a in newest]
+    assert digest.articles == len(diplomatic)
+    assert digest.passed_over == tuple(sorted(matched - set(diplomatic)))
+    everything = await store.pending_digest(1, diplomatic_only=False, limit=100)
+    assert {i.article_id for i in everything.items} == matched
+    assert everything.articles == len(matched) and everything.passed_over == ()
+
+    # Chat 3 is expanded in a batch, by its own setting (diplomatic only): the same picks,
+    # and nothing stored for what a digest would pass over.
+    await store.prepare_inboxes([3, 2])
+    assert await _stored_inbox_rows(store, 3) == sum(
+        1 for i in rows if i.article_id in set(diplomatic)
+    )
+    batch = await store.pending_digest(3, diplomatic_only=True, limit=2)
+    assert [i.article_id for i in batch.items] == newest
+    assert batch.articles == len(diplomatic) and batch.passed_over == ()
+    _, newest_match = await _cursor(store, 3)
+    assert (await _cursor(store, 2))[0] == newest_match  # an empty chat's cursor moves too
+
+    # Delivering the shown ones leaves the rest, newest first again.
+    await store.mark_delivered(3, newest, datetime.now(UTC), None)
+    after = await store.pending_digest(3, diplomatic_only=True, limit=100)
+    assert [i.article_id for i in after.items] == sorted(
+        set(diplomatic) - set(newest), key=ids.index, reverse=True
+    )
+    assert after.articles == len(diplomatic) - 2
 
 
 async def test_new_subscription_does_not_get_old_matches(store: SQLiteStorage) -> None:

@@ -24,6 +24,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,7 +150,9 @@ def subscription_label(sub: Subscription | None) -> str:
     return sub.query
 
 
+@functools.lru_cache(maxsize=65_536)
 def _title_key(title: str) -> str:
+    # Cached, like _item_html: the same new articles appear in thousands of chats' digests.
     return " ".join(_WORD.findall(title.casefold()))
 
 
@@ -174,12 +177,16 @@ def _collapse(chosen: Mapping[int, int], articles: Mapping[int, DigestArticle]) 
 
 
 def _item_html(item: DigestItem) -> str:
-    article = item.article
+    return _article_html(item.article, item.extra_sources)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _article_html(article: DigestArticle, extra_sources: int) -> str:
     title = f"<b>{link(article.url, truncate(article.title, TITLE_CHARS))}</b>"
     meta = f"<i>{escape(article.source)} · {format_date(article.published_at)}</i>"
-    if item.extra_sources:
-        plural = "s" if item.extra_sources != 1 else ""
-        meta += f" · +{item.extra_sources} source{plural}"
+    if extra_sources:
+        plural = "s" if extra_sources != 1 else ""
+        meta += f" · +{extra_sources} source{plural}"
     lines = [f"• {title}", meta]
     if article.line:
         lines.append(escape(article.line))

@@ -233,7 +233,7 @@ def json_feed(title: str, home: str, articles: list[tuple[str, RawArticle]]) -> 
     """A JSON Feed 1.1 with full texts (no page fetches); ``articles`` are (url, article)."""
     items = [
         {
-            "id": f"urn:attache:{url.rsplit('/', 1)[-1]}",
+            "id": url,  # a URI guid is global: it must differ across feeds
             "url": url,
             "title": article.title,
             "content_text": article.text,

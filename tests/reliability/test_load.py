@@ -9,8 +9,9 @@ Flood limits: the sandbox enforces Telegram's (30 messages a second overall, abo
 per chat), and users keep to one message a second each as people do. Turning the limits off
 would measure a bot that Telegram does not allow: the bot's own rate limiter keeps it under
 30 replies a second either way, so with 200 users the answers queue behind that limit and the
-p99 latency shows how long the queue gets. What must hold: every command is answered, no reply
-is refused with 429, and the bot's RSS after warm-up grows by less than the bound below.
+p99 latency shows how long the queue gets. What must hold: every command is answered (a 429 the
+sandbox answers is waited out; the report counts them), every article is stored, and the bot's
+RSS after warm-up grows by less than the bound below.
 
 Short mode (CI): 50 users for 10 s, 100 articles. ``ATTACHE_RELIABILITY=full``: 200 users for
 60 s, 1,000 articles.
@@ -137,6 +138,8 @@ async def test_many_users_and_a_busy_feed(tmp_path: Path) -> None:
         "latency_max_s": round(max(latencies), 3),
         "articles_published": ARTICLES,
         "articles_stored": articles_stored,
+        "rss_at_start_mb": round(samples[0][1] / 2**20, 1),
+        "rss_samples": len(samples),
         "rss_after_warmup_mb": round(baseline / 2**20, 1),
         "rss_peak_after_warmup_mb": round(peak / 2**20, 1),
         "rss_growth_mb": round(growth / 2**20, 1),
