@@ -63,7 +63,7 @@ class DigestStorage(DeliveryStorage, Protocol):
     async def due_chats(self, now: datetime, limit: int = 1000) -> list[Chat]: ...
     async def pending_chats(self, frequency: DigestFrequency, limit: int = 1000) -> list[Chat]: ...
     async def pending_digest(
-        self, chat_id: int, *, diplomatic_only: bool, limit: int
+        self, chat_id: int, *, diplomatic_only: bool, limit: int, in_flight: bool = False
     ) -> PendingDigest: ...
     async def prepare_inboxes(self, chat_ids: Sequence[int]) -> None: ...
     async def get_articles(self, article_ids: Sequence[int]) -> list[Article]: ...
@@ -182,14 +182,19 @@ class Digests:
 
     # ------------------------------------------------------------------ composing
 
-    async def compose(self, chat: Chat, kind: DigestKind = "scheduled") -> Digest:
+    async def compose(
+        self, chat: Chat, kind: DigestKind = "scheduled", *, in_flight: bool = False
+    ) -> Digest:
         """The chat's digest from what is pending now (nothing is sent or marked).
 
         Storage hands over only the newest pending articles (``WINDOW`` times the cap, so
         that collapsing same-title stories still leaves a full digest) and counts the rest:
         a chat may have hundreds pending, and 30,000 chats' digests are composed at once."""
         pending = await self.storage.pending_digest(
-            chat.id, diplomatic_only=chat.only_diplomatic, limit=round(self.cap * WINDOW)
+            chat.id,
+            diplomatic_only=chat.only_diplomatic and not in_flight,
+            limit=round(self.cap * WINDOW),
+            in_flight=in_flight,
         )
         if not pending.items and not pending.passed_over:
             return Digest(chat.id, (), ())
@@ -247,8 +252,28 @@ class Digests:
             await self.prepare(batch)
             await asyncio.gather(*(one(chat) for chat in batch))
 
+    async def _resend_in_flight(self, chat: Chat, kind: DigestKind) -> DeliveryReport | None:
+        """Re-send, as one message, the items of a send a crash interrupted (Telegram may or
+        may not have accepted it): a crash repeats at most that one message, and its items are
+        never scattered over later digests. Returns the report when that delivery failed."""
+        digest = await self.compose(chat, kind, in_flight=True)
+        if not digest.parts:
+            return None
+        report = await deliver_digest(
+            self.storage,
+            self.sender,
+            chat,
+            digest,
+            next_digest_at=chat.next_digest_at,
+            clock=self.clock,
+        )
+        return None if report.ok else report
+
     async def _send_one(self, chat: Chat, kind: DigestKind) -> DeliveryReport:
         async with self.locks.hold(chat.id):
+            failed = await self._resend_in_flight(chat, kind)
+            if failed is not None:
+                return failed
             digest = await self.compose(chat, kind)
             upcoming = None
             if kind == "scheduled":
@@ -279,6 +304,9 @@ class Digests:
                 chat = await self.storage.get_chat(chat_id)
             except NotFound:
                 return OnDemandResult("nothing")
+            failed = await self._resend_in_flight(chat, kind)
+            if failed is not None:
+                return OnDemandResult("blocked" if failed.blocked else "failed")
             digest = await self.compose(chat, kind)
             report = await deliver_digest(
                 self.storage,

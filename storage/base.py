@@ -471,10 +471,11 @@ class Storage(Protocol):
         ...
 
     async def pending_digest(
-        self, chat_id: int, *, diplomatic_only: bool, limit: int
+        self, chat_id: int, *, diplomatic_only: bool, limit: int, in_flight: bool = False
     ) -> PendingDigest:
         """The chat's pending inbox as a digest needs it (see PendingDigest), up to date with
-        every match recorded so far, as ``pending_inbox``."""
+        every match recorded so far, as ``pending_inbox``. ``in_flight``: only the items
+        marked by ``mark_sending`` and not delivered (a send a crash may have interrupted)."""
         ...
 
     async def prepare_inboxes(self, chat_ids: Sequence[int]) -> None:
@@ -493,6 +494,13 @@ class Storage(Protocol):
     ) -> None:
         """In one transaction: mark the chat's items for these articles delivered and set
         the chat's next digest time."""
+        ...
+
+    async def mark_sending(
+        self, chat_id: int, article_ids: Sequence[int], at: datetime | None
+    ) -> None:
+        """Mark the chat's pending items for these articles as being sent (``at``), or clear
+        the mark (``None``) after a send that Telegram refused."""
         ...
 
     async def due_chats(self, now: datetime, limit: int = 1000) -> list[Chat]:

@@ -876,7 +876,7 @@ class SQLiteStorage:
         return [InboxItem(r[0], r[1], r[2], _dt(r[3])) for r in rows]
 
     async def pending_digest(
-        self, chat_id: int, *, diplomatic_only: bool, limit: int
+        self, chat_id: int, *, diplomatic_only: bool, limit: int, in_flight: bool = False
     ) -> PendingDigest:
         """Expands the chat's new matches first, if any (diplomatic ones only when asked: the
         others are never written), then reads the newest ``limit`` eligible articles with the
@@ -897,9 +897,10 @@ class SQLiteStorage:
             "SELECT i.article_id, min(i.subscription_id), min(i.matched_at), count(*) OVER (),"
             f" ({passed_sql}) FROM inbox i INDEXED BY inbox_pending CROSS JOIN articles a"
             " ON a.id = i.article_id WHERE i.chat_id = ? AND i.delivered_at IS NULL"
-            " AND (? = 0 OR a.is_diplomatic = 1) GROUP BY i.article_id"
+            " AND (? = 0 OR a.is_diplomatic = 1) AND (? = 0 OR i.sending_at IS NOT NULL)"
+            " GROUP BY i.article_id"
             " ORDER BY coalesce(a.published_at, a.ingested_at) DESC, i.article_id DESC LIMIT ?",
-            (chat_id, flag, chat_id, flag, max(1, limit)),
+            (chat_id, flag, chat_id, flag, int(in_flight), max(1, limit)),
         )
         if rows:
             count, passed = int(rows[0][3]), json.loads(rows[0][4])
@@ -932,6 +933,16 @@ class SQLiteStorage:
             await db.execute(
                 "UPDATE chats SET next_digest_at = ? WHERE id = ?",
                 (None if next_digest_at is None else _ts(next_digest_at), chat_id),
+            )
+
+    async def mark_sending(
+        self, chat_id: int, article_ids: Sequence[int], at: datetime | None
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE inbox SET sending_at = ? WHERE chat_id = ? AND delivered_at IS NULL"
+                " AND article_id IN (SELECT value FROM json_each(?))",
+                (None if at is None else _ts(at), chat_id, _json(article_ids)),
             )
 
     # ------------------------------------------------------------------ feeds

@@ -190,6 +190,10 @@ class DeliveryStorage(Protocol):
 
     async def mark_blocked(self, chat_id: int, at: datetime) -> None: ...
 
+    async def mark_sending(
+        self, chat_id: int, article_ids: Sequence[int], at: datetime | None
+    ) -> None: ...
+
 
 class Sender(Protocol):
     """Anything that sends one message like ``Deliverer.send``."""
@@ -234,7 +238,12 @@ async def deliver_digest(
     is_group = chat.type != "private"
     messages = articles = 0
     for index, part in enumerate(digest.parts):
+        # Marked before the send: if the process dies before the mark below, these items are
+        # re-sent together as one message rather than scattered over the next digests.
+        await storage.mark_sending(chat.id, part.article_ids, clock())
         result = await sender.send(chat.id, part.html, is_group=is_group)
+        if result.status != "sent":
+            await storage.mark_sending(chat.id, part.article_ids, None)
         if result.status == "blocked":
             log.info("chat %s is gone (%s): its digests stop", chat.id, result.error)
             await storage.mark_blocked(chat.id, clock())
