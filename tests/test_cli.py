@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
+from storage.base import Classification
+from storage.sqlite import SQLiteStorage
 from tests.webserver import LocalWebServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -229,3 +231,21 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "DEFAULT_TIMEZONE" in result.stderr
+
+
+async def test_reindex_restores_entities_and_classification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "a.db"
+    assert await asyncio.to_thread(main, ["ingest", "--db", str(db), str(SEED)]) == 0
+    async with SQLiteStorage(db) as storage:  # an extractor that found nothing, as it were
+        await storage.replace_enrichment(1, Classification(), ())
+        assert await storage.article_entities(1) == []
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(main, ["reindex", "--db", str(db)]) == 0
+    async with SQLiteStorage(db) as storage:
+        names = {e.canonical for e in await storage.article_entities(1)}
+        article = await storage.get_article(1)
+    assert {"Sergey Lavrov", "Russia", "Belarus"} <= names
+    assert article.classification.is_diplomatic

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,54 @@ async def test_attache_run_answers_the_core_commands(tmp_path: Path) -> None:
         assert code == 0, log_text
         assert TOKEN not in log_text
         assert "Traceback" not in log_text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_attache_run_in_webhook_mode_checks_the_secret(tmp_path: Path) -> None:
+    port = free_port()
+    secret = "webhook-secret-for-tests"
+    async with BotApiServer(token=TOKEN, rate_limits=RateLimits.disabled()) as server:
+        env = bot_env(tmp_path, server)
+        env.update(
+            WEBHOOK_URL="https://bot.example.org/telegram/hook",
+            WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_SECRET=secret,
+        )
+        listener = f"http://127.0.0.1:{port}/telegram/hook"
+        log_path = tmp_path / "bot.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, waited on below
+                [sys.executable, "-m", "bot", "run"],
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                for _ in range(300):  # the bot registers its webhook once it is listening
+                    if server.webhook_url:
+                        break
+                    await asyncio.sleep(0.05)
+                assert server.webhook_url == "https://bot.example.org/telegram/hook"
+                user = server.create_user("Olga", username="olga")
+                chat = server.private_chat(user)
+
+                await server.send_text(chat, user, "/start")
+                assert await server.push_updates(listener, secret_token="wrong") == [403]
+                assert await server.push_updates(listener, secret_token=secret) == [200]
+                reply = await server.wait_for_message(chat.id, timeout=20.0)
+                assert "Attaché" in reply.text
+            finally:
+                process.send_signal(signal.SIGTERM)
+                code = await asyncio.to_thread(process.wait, 30)
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        assert code == 0, log_text
+        assert secret not in log_text
+        assert TOKEN not in log_text

@@ -37,7 +37,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.sandbox.faults import DEFAULT_DESCRIPTIONS, Fault, Faults, LostAnswer
 from bot.sandbox.html_parse import EntityParseError, MessageEntity, parse_html, utf16_length
@@ -918,6 +918,23 @@ class BotApiServer:
     def pending_updates(self) -> int:
         """Updates queued and not yet confirmed by the bot's ``getUpdates`` offset."""
         return len(self._updates)
+
+    async def push_updates(self, url: str, *, secret_token: str | None = None) -> list[int]:
+        """Deliver queued updates the way Telegram does once a webhook is set: POST each as
+        JSON to ``url`` (the bot's webhook listener; Telegram would reach it through the
+        public HTTPS address given to ``setWebhook``), with the secret in
+        ``X-Telegram-Bot-Api-Secret-Token``. An update the listener accepts (2xx) leaves the
+        queue; the HTTP statuses are returned in order."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret_token} if secret_token else {}
+        statuses: list[int] = []
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+            for update in list(self._updates):
+                async with session.post(url, json=update, headers=headers) as response:
+                    statuses.append(response.status)
+                    if 200 <= response.status < 300:
+                        self._updates.remove(update)
+        self._updates_signal.notify()
+        return statuses
 
     def commands(self, scope: JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
         """The commands set with setMyCommands for that scope (default scope when None)."""
