@@ -32,8 +32,14 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Every benchmark at full size (about half an hour on two cores); each prints a table and
+# writes JSON to bench/out/. Not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.normalize
+	$(BIN)/python -m bench.extract
+	$(BIN)/python -m bench.roundtrip
+	$(BIN)/python -m bench.digest
 
 # The reliability suite in full (kills, faults, fuzzing, access control, load); `make test`
 # runs its short version. Prints the table and writes bench/out/reliability.json.
