@@ -96,8 +96,14 @@ def registered_commands(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> set[s
     return names
 
 
-def build_application(settings: Settings, services: Services | None = None) -> AttacheApp:
-    """The bot, wired: storage and services opened in post_init, closed in post_shutdown."""
+def build_application(
+    settings: Settings, services: Services | None = None, *, scheduled_jobs: bool = True
+) -> AttacheApp:
+    """The bot, wired: storage and services opened in post_init, closed in post_shutdown.
+
+    ``scheduled_jobs=False`` leaves the JobQueue empty (no digests, matching catch-up or feed
+    polling on a timer): ``attache console`` runs the real bot on a person's own database
+    against a local server, where digests to their real chats must not be attempted."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     services = services if services is not None else Services(make_storage(settings), settings)
@@ -112,7 +118,8 @@ def build_application(settings: Settings, services: Services | None = None) -> A
         for scope, scope_object in scopes:
             commands = [BotCommand(name, text) for name, text in menu(scope)]
             await app.bot.set_my_commands(commands, scope=scope_object)
-        schedule_jobs(app)  # digests, instant alerts, matching catch-up, feed polling
+        if scheduled_jobs:
+            schedule_jobs(app)  # digests, instant alerts, matching catch-up, feed polling
         log.info("bot @%s ready", app.bot.username)
 
     async def post_shutdown(app: AttacheApp) -> None:

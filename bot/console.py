@@ -463,7 +463,7 @@ async def _console(
     user = server.create_user("You", username="console_user", user_id=CONSOLE_USER_ID)
     bound = console_settings(settings, server, user.id)
     services = Services(make_storage(bound), bound)
-    app = build_application(bound, services)
+    app = build_application(bound, services, scheduled_jobs=False)
     services_opened = False
     try:
         await app.initialize()

@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.ext import Application, JobQueue
+from telegram.ext import Application, ExtBot, JobQueue
 
 from bot.alerts.deliver import Deliverer
 from bot.context import AttacheContext, BotData
 from bot.digests import Digests
+from bot.feed_admin import make_feed_poller
 from bot.feeds import FeedPoller
 from bot.render import escape
 from bot.services import IngestOutcome, Services
@@ -43,35 +44,26 @@ class JobIntervals:
     first: float = 3.0
 
 
-def build_digests(app: Application[Any, AttacheContext, Any, Any, BotData, Any]) -> Digests:
-    """The app's one ``Digests``: its bot (with the app's rate limiter), storage and clock."""
-    data = app.bot_data
-    services = data.services
-    return Digests(services.storage, Deliverer(app.bot), clock=services.now)
+def _new_digests(services: Services, bot: ExtBot[None]) -> Digests:
+    """Digests over the app's bot (with its rate limiter), storage and clock."""
+    return Digests(services.storage, Deliverer(bot), clock=services.now)
 
 
 def digests_of(context: AttacheContext) -> Digests:
     """The app's ``Digests``, built on first use when ``schedule_jobs`` did not run."""
     data = context.bot_data
     if data.digests is None:
-        services = data.services
-        data.digests = Digests(services.storage, Deliverer(context.bot), clock=services.now)
+        data.digests = _new_digests(data.services, context.bot)
     return data.digests
 
 
 def _feeds(context: AttacheContext) -> FeedPoller[IngestOutcome]:
+    """The app's feed poller (bound in post_init), built on first use otherwise."""
     data = context.bot_data
     try:
         return data.feeds
     except RuntimeError:
-        services: Services = data.services
-        poller: FeedPoller[IngestOutcome] = FeedPoller(
-            services.storage,
-            services.http,
-            services.store,
-            now=services.now,
-            allow_private=data.settings.fetch_allow_private,
-        )
+        poller = make_feed_poller(data.services)
         data.bind_feeds(poller)
         return poller
 
@@ -101,8 +93,6 @@ async def instant_tick(context: AttacheContext) -> None:
 async def percolate_tick(context: AttacheContext) -> None:
     """Match stored articles nobody has matched yet; then send instant alerts at once."""
     storage = context.bot_data.services.storage
-    if not hasattr(storage, "percolate"):
-        return
     chats: set[int] = set()
     for _ in range(PERCOLATE_MAX_BATCHES):
         result = await storage.percolate(PERCOLATE_BATCH)
@@ -131,7 +121,7 @@ def schedule_jobs(
 ) -> None:
     """Register the jobs on the app's JobQueue (call from post_init, after services opened)."""
     every = intervals if intervals is not None else JobIntervals()
-    app.bot_data.digests = build_digests(app)
+    app.bot_data.digests = _new_digests(app.bot_data.services, app.bot)
     queue: JobQueue[AttacheContext] | None = app.job_queue
     if queue is None:
         raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
