@@ -3,7 +3,8 @@
 Runs ``pytest tests/reliability`` with ``ATTACHE_RELIABILITY=full``, collects the figures each
 test publishes (``harness.record``), the pass/fail count of every file (JUnit XML) and the number
 of generated fuzz cases (hypothesis statistics), then prints a Markdown table and writes
-everything to ``bench/out/reliability.json``. The exit status is pytest's.
+everything to ``bench/out/reliability.json`` (pytest's output to ``reliability.log`` beside
+it). The exit status is pytest's.
 
     python -m tests.reliability.report [extra pytest arguments]
 """
@@ -140,6 +141,9 @@ def main(argv: list[str]) -> int:
             *argv,
         ]
         run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        # The whole pytest output (failures, hypothesis statistics) next to the figures.
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.with_suffix(".log").write_text(run.stdout + run.stderr)
         sys.stderr.write(run.stdout[-4000:])
         figures = {
             path.stem: json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.json"))
