@@ -3,7 +3,11 @@ command acts on and whether the sender may change it."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -13,7 +17,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.context import AttacheContext
 from bot.render import escape, split_html
@@ -26,6 +30,26 @@ NOT_CHANNEL_ADMIN = (
     "You are no longer an administrator of that channel. Use /channel off to manage this chat."
 )
 STALE_BUTTON = "This button has expired. Run the command again."
+SEND_ATTEMPTS = 3
+FIRST_RETRY_DELAY_S = 0.5
+
+T = TypeVar("T")
+
+
+async def with_retries(send: Callable[[], Awaitable[T]]) -> T:
+    """Retry a reply on transient failures (timeouts, resets, 5xx): a rare duplicate reply is
+    better than a user left without one. Refusals (400/403) are final; 429 is waited out by
+    the rate limiter before it gets here."""
+    delay = FIRST_RETRY_DELAY_S
+    for _ in range(SEND_ATTEMPTS - 1):
+        try:
+            return await send()
+        except BadRequest:
+            raise
+        except NetworkError:  # TimedOut and server errors; Forbidden is not a NetworkError
+            await asyncio.sleep(delay)
+            delay *= 2
+    return await send()
 
 
 def arg_text(update: Update) -> str:
@@ -72,14 +96,19 @@ async def reply(
     sent: Message | None = None
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
-        sent = await context.bot.send_message(chat.id, part, reply_markup=markup if last else None)
+        keys = markup if last else None
+        sent = await with_retries(
+            functools.partial(context.bot.send_message, chat.id, part, reply_markup=keys)
+        )
     return sent
 
 
 async def edit(query: CallbackQuery, html_text: str, markup: InlineKeyboardMarkup | None) -> None:
     """Edit the message a button belongs to; an unchanged text is not an error."""
     try:
-        await query.edit_message_text(split_html(html_text)[0], reply_markup=markup)
+        await with_retries(
+            lambda: query.edit_message_text(split_html(html_text)[0], reply_markup=markup)
+        )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise

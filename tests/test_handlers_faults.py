@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 from bot.render import MESSAGE_LIMIT
+from bot.sandbox import FaultKind
 from tests.conftest import SEED_TEXT, Bot
 
 
@@ -15,6 +17,14 @@ async def test_429_is_waited_out_and_the_message_arrives(bot: Bot) -> None:
     reply = await bot.ask(bot.alice_chat, bot.alice, "/help", timeout=8)
     assert "/search" in reply.text
     assert any(f.method == "sendmessage" for f in bot.server.faults.injected)
+
+
+@pytest.mark.parametrize("fault", [500, 502, "reset"])
+async def test_a_reply_lost_to_a_transient_fault_is_sent_again(bot: Bot, fault: FaultKind) -> None:
+    bot.server.faults.fail_next("sendMessage", fault)
+    reply = await bot.ask(bot.alice_chat, bot.alice, "/help", timeout=8)
+    assert "/search" in reply.text
+    assert [f.method for f in bot.server.faults.injected] == ["sendmessage"]
 
 
 async def test_blocked_user_does_not_stop_the_bot(
@@ -27,7 +37,7 @@ async def test_blocked_user_does_not_stop_the_bot(
     for _ in range(40):
         if (await bot.services.storage.get_chat(bot.alice_chat.id)).blocked_at is not None:
             break
-        await __import__("asyncio").sleep(0.05)
+        await asyncio.sleep(0.05)
     assert (await bot.services.storage.get_chat(bot.alice_chat.id)).blocked_at is not None
     other = await bot.ask(bot.admin_chat, bot.admin, "/help")
     assert "/search" in other.text
