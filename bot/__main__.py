@@ -386,34 +386,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send_due.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    feeds = sub.add_parser("feeds", help="manage polled feeds: add, list, remove, import, export")
-    feed_actions = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
-    feeds_add = feed_actions.add_parser(
-        "add", parents=[common], help="fetch a feed once to check it, then poll it"
-    )
-    feeds_add.add_argument("url", metavar="URL")
-    feeds_add.add_argument(
+    interval = argparse.ArgumentParser(add_help=False)
+    interval.add_argument(
         "--interval",
         type=_minutes,
         default=10,
         metavar="MIN",
         help="minutes between polls (default 10, at least 1)",
     )
+    feeds = sub.add_parser("feeds", help="manage polled feeds: add, list, remove, import, export")
+    feed_actions = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    feeds_add = feed_actions.add_parser(
+        "add", parents=[common, interval], help="fetch a feed once to check it, then poll it"
+    )
+    feeds_add.add_argument("url", metavar="URL")
     feeds_list = feed_actions.add_parser("list", parents=[common], help="every feed and its health")
     feeds_list.add_argument("--json", action="store_true", help="print a JSON array")
     feeds_remove = feed_actions.add_parser("remove", parents=[common], help="stop polling a feed")
     feeds_remove.add_argument("id", type=_feed_id, metavar="ID")
     feeds_import = feed_actions.add_parser(
-        "import", parents=[common], help="add every feed of an OPML file"
+        "import", parents=[common, interval], help="add every feed of an OPML file"
     )
     feeds_import.add_argument("file", metavar="FILE.opml")
-    feeds_import.add_argument(
-        "--interval",
-        type=_minutes,
-        default=10,
-        metavar="MIN",
-        help="minutes between polls (default 10, at least 1)",
-    )
     feeds_export = feed_actions.add_parser(
         "export", parents=[common], help="write every feed as OPML 2.0 (to FILE or stdout)"
     )
