@@ -10,13 +10,18 @@ from several sources; about 2% are exact reposts (another source and URL) and 1%
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
+
+from bot.ingest.normalize import fingerprint_and_signature
+from storage.base import Classification, EntityMention, NewArticle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "statedept_press_releases_300.jsonl.gz"
 START = datetime(2021, 1, 1, tzinfo=UTC)
@@ -177,3 +182,35 @@ def generate(count: int, seed: int = 2021, target_chars: int = 2000) -> Iterator
         )
         made.append(article)
         yield article
+
+
+DIPLOMATIC = Classification(score=1.0, is_diplomatic=True, reasons=("meeting",))
+
+
+def to_new_article(raw: RawArticle, entities: tuple[EntityMention, ...]) -> NewArticle:
+    """A corpus article ready to store: fingerprinted, with the given entities and the
+    corpus's own diplomatic flag (extraction is measured on its own, in bench/extract.py)."""
+    fingerprint, signature, bands = fingerprint_and_signature(raw.text)
+    return NewArticle(
+        title=raw.title,
+        text=raw.text,
+        url=raw.url,
+        source=raw.source,
+        fingerprint=fingerprint,
+        signature=signature,
+        bands=bands,
+        published_at=raw.published_at,
+        classification=DIPLOMATIC if raw.diplomatic else Classification(),
+        entities=entities,
+    )
+
+
+def schema_tag() -> str:
+    """A short hash of the storage migrations: cached benchmark databases carry it in their
+    file name, so a changed schema builds a fresh database instead of reusing a stale one."""
+    digest = hashlib.blake2b(digest_size=4)
+    folder = resources.files("storage") / "migrations"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            digest.update(entry.read_bytes())
+    return digest.hexdigest()

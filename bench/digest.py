@@ -50,11 +50,20 @@ from pathlib import Path
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Defaults, ExtBot
 
-from bench.corpus import CITIES, COUNTRIES, PERSONS, TOPICS, RawArticle, generate, load_sentences
+from bench.corpus import (
+    CITIES,
+    COUNTRIES,
+    PERSONS,
+    TOPICS,
+    RawArticle,
+    generate,
+    load_sentences,
+    schema_tag,
+    to_new_article,
+)
 from bot.alerts.deliver import Deliverer, SendResult
 from bot.alerts.digest import Digest
 from bot.digests import DUE_BATCH, Digests
-from bot.ingest.normalize import fingerprint_and_signature
 from bot.sandbox import BotApiServer, RateLimits
 from bot.search_query import parse_query, word_runs
 from storage import sqlite_percolate
@@ -76,7 +85,6 @@ KEYWORD_POOL = 10_000
 SHARES = (("keyword", 0.6), ("person", 0.3), ("country", 0.1))
 INSTANT_SHARE = 0.02
 # What a classifier says of the corpus's meeting-and-talks stories (bench.corpus decides).
-_DIPLOMATIC = Classification(score=1.0, is_diplomatic=True, reasons=("meeting",))
 
 
 def _remove(path: Path) -> None:
@@ -147,24 +155,7 @@ def _mentions(raw: RawArticle) -> tuple[EntityMention, ...]:
 
 
 def _articles(raws: Sequence[RawArticle]) -> list[NewArticle]:
-    items = []
-    for raw in raws:
-        fingerprint, signature, bands = fingerprint_and_signature(raw.text)
-        items.append(
-            NewArticle(
-                title=raw.title,
-                text=raw.text,
-                url=raw.url,
-                source=raw.source,
-                fingerprint=fingerprint,
-                signature=signature,
-                bands=bands,
-                published_at=raw.published_at,
-                classification=_DIPLOMATIC if raw.diplomatic else Classification(),
-                entities=_mentions(raw),
-            )
-        )
-    return items
+    return [to_new_article(raw, _mentions(raw)) for raw in raws]
 
 
 async def _populate(
@@ -385,7 +376,12 @@ def bench_matching(
         results.append(
             asyncio.run(
                 _run_matching(
-                    out_dir / f"digest-matching-{size}.db", size, chats, articles, warmup, seed
+                    out_dir / f"digest-matching-{size}-{schema_tag()}.db",
+                    size,
+                    chats,
+                    articles,
+                    warmup,
+                    seed,
                 )
             )
         )
@@ -572,7 +568,7 @@ def bench_composition(
 ) -> dict[str, float]:  # fmt: skip
     """Compose the due digests of ``chats`` chats (inbox read, articles, grouping, HTML)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"digest-composition-{chats}.db"
+    path = out_dir / f"digest-composition-{chats}-{schema_tag()}.db"
     return asyncio.run(_run_composition(path, chats, articles, items, seed))
 
 
@@ -590,7 +586,7 @@ def composition_report(r: dict[str, float]) -> str:
 
 
 def _fanout_path(out_dir: Path, subscriptions: int, warmup: int, articles: int, seed: int) -> Path:
-    return out_dir / f"digest-fanout-{subscriptions}-{warmup}-{articles}-{seed}.db"
+    return out_dir / f"digest-fanout-{subscriptions}-{warmup}-{articles}-{seed}-{schema_tag()}.db"
 
 
 async def _build_fanout(
@@ -776,7 +772,7 @@ def bench_delivery(
     """Send ``messages`` one-message digests through the local Bot API server enforcing
     Telegram's limits (30/s overall, 1/s per chat), as ``send_due`` does in the bot."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"digest-delivery-{messages}.db"
+    path = out_dir / f"digest-delivery-{messages}-{schema_tag()}.db"
     return asyncio.run(_run_delivery(path, messages, seed))
 
 

@@ -20,13 +20,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench.corpus import RawArticle, generate
-from bot.ingest.normalize import fingerprint_and_signature
-from storage.base import Classification, EntityMention, NewArticle
+from bench.corpus import RawArticle, generate, to_new_article
+from storage.base import EntityMention
 from storage.sqlite import SQLiteStorage
 
 BATCH = 2000
-_DIPLOMATIC = Classification(score=1.0, is_diplomatic=True, reasons=("meeting",))
 
 
 def person_mention(name: str) -> EntityMention:
@@ -52,23 +50,10 @@ async def _store(raws: list[RawArticle], path: Path) -> tuple[float, int]:
     async with SQLiteStorage(path) as store:
         start = time.perf_counter()
         for offset in range(0, len(raws), BATCH):
-            batch = []
-            for raw in raws[offset : offset + BATCH]:
-                fingerprint, signature, bands = fingerprint_and_signature(raw.text)
-                batch.append(
-                    NewArticle(
-                        title=raw.title,
-                        text=raw.text,
-                        url=raw.url,
-                        source=raw.source,
-                        fingerprint=fingerprint,
-                        signature=signature,
-                        bands=bands,
-                        published_at=raw.published_at,
-                        classification=_DIPLOMATIC if raw.diplomatic else Classification(),
-                        entities=tuple(person_mention(p) for p in raw.persons),
-                    )
-                )
+            batch = [
+                to_new_article(raw, tuple(person_mention(p) for p in raw.persons))
+                for raw in raws[offset : offset + BATCH]
+            ]
             created += sum(r.created for r in await store.add_articles(batch))
         await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         elapsed = time.perf_counter() - start

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bench.corpus import generate
+from bench.corpus import generate, schema_tag
 from bench.search import QUERIES
 from bot.app import ALLOWED_UPDATES, AttacheApp, build_application
 from bot.config import Settings
@@ -122,11 +122,11 @@ async def _build(size: int, path: Path) -> int:
 def ensure_database(size: int, out_dir: Path, rebuild: bool = False) -> tuple[Path, float | None]:
     """The cached database of ``size`` articles (built when missing); build seconds or None."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"roundtrip-{size}.db"
+    path = out_dir / f"roundtrip-{size}-{schema_tag()}.db"
     if path.exists() and not rebuild:
         return path, None
     # Built under another name and renamed at the end: an interrupted build is never cached.
-    building = out_dir / f"roundtrip-{size}.building.db"
+    building = out_dir / f"roundtrip-{size}-{schema_tag()}.building.db"
     _remove(building)
     _remove(path)
     print(f"building {path} ({size:,} articles, enriched; once per size)", file=sys.stderr)
