@@ -75,7 +75,7 @@ def table(figures: dict[str, Any], files: dict[str, Counter[str]], fuzz_cases: i
             f"{faults.get('altered_messages', '?')}; duplicates: "
             f"{faults.get('duplicates_explained_by_lost_answers', '?')} (all after a lost "
             f"answer), unexplained: {faults.get('unexplained_duplicates', '?')}; commands "
-            f"answered meanwhile: {faults.get('commands_answered_during_faults', '?')}",
+            f"answered within 3 s meanwhile: {faults.get('commands_answered_during_faults', '?')}",
         ),
         (
             "Hostile input",
