@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -35,6 +36,15 @@ TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
 To try the bot without a token, run `make console` (or `attache console`): it starts a local
 Telegram-like server and lets you talk to the bot in this terminal.
 """
+
+
+def _token_missing(settings: Settings) -> bool:
+    """Without a token nothing can reach Telegram: say how to get one."""
+    token = settings.telegram_bot_token
+    if token is not None and token.get_secret_value():
+        return False
+    print(SETUP_HELP, file=sys.stderr)
+    return True
 
 
 def _hit_json(hit: SearchHit) -> dict[str, Any]:
@@ -156,16 +166,7 @@ async def cmd_person(services: Services, args: argparse.Namespace) -> int:
 
 
 async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
-    stats = await services.stats()
-    fields = {
-        "articles": stats.articles,
-        "sources": stats.sources,
-        "entities": stats.entities,
-        "chats": stats.chats,
-        "subscriptions": stats.subscriptions,
-        "feeds": stats.feeds,
-        "db_bytes": stats.db_bytes,
-    }
+    fields = dataclasses.asdict(await services.stats())
     if args.json:
         print(json.dumps(fields))
     else:
@@ -265,8 +266,7 @@ async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
     from bot.digests import send_due_once
 
     settings = services.settings
-    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
-        print(SETUP_HELP, file=sys.stderr)
+    if _token_missing(settings):
         return 2
     report = await send_due_once(settings, services.storage, services.now)
     fields = {
@@ -295,8 +295,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings) -> int:
-    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
-        print(SETUP_HELP, file=sys.stderr)
+    if _token_missing(settings):
         return 2
     from telegram.error import InvalidToken, TelegramError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from types import TracebackType
+from typing import TextIO
 
 from bot.config import Settings
 
@@ -67,11 +68,11 @@ def _log_uncaught(
     logging.getLogger("attache").critical("uncaught exception", exc_info=(kind, value, traceback))
 
 
-def setup_logging(settings: Settings, stream: object = None) -> None:
+def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Configure the root logger once: level from LOG_LEVEL, secrets redacted (also in uncaught
     exceptions, which are logged instead of printed)."""
     secrets = secrets_of(settings)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()

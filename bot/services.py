@@ -36,6 +36,7 @@ from storage.base import (
     NewArticle,
     SearchHit,
     SearchOrder,
+    SearchPage,
     SearchQuery,
     Storage,
     StoreStats,
@@ -109,6 +110,16 @@ class ArticleView:
 
     article: Article
     entities: tuple[Entity, ...]
+
+
+def _result(
+    query: str, found: SearchPage, page: int, page_size: int, warnings: Sequence[str] = ()
+) -> SearchResult:
+    """A storage page as the use-cases report it, with the number of pages."""
+    pages = max(1, math.ceil(found.total / page_size)) if found.total else 0
+    return SearchResult(
+        query, found.total, page, pages, found.hits, tuple(warnings), found.total_capped
+    )
 
 
 def analyse(title: str, text: str) -> tuple[Classification, tuple[EntityMention, ...]]:
@@ -352,11 +363,7 @@ class Services:
         )
         if order is not None:
             query = replace(query, order=order)
-        result = await self.storage.search(query)
-        pages = max(1, math.ceil(result.total / page_size)) if result.total else 0
-        return SearchResult(
-            text, result.total, page, pages, result.hits, tuple(warnings), result.total_capped
-        )
+        return _result(text, await self.storage.search(query), page, page_size, warnings)
 
     async def latest(
         self, limit: int = 10, *, diplomatic_only: bool = True
@@ -391,10 +398,7 @@ class Services:
                 offset=(page - 1) * page_size,
             )
         )
-        pages = max(1, math.ceil(result.total / page_size)) if result.total else 0
-        return SearchResult(
-            query, result.total, page, pages, result.hits, total_capped=result.total_capped
-        )
+        return _result(query, result, page, page_size)
 
     async def article(self, article_id: int) -> ArticleView | None:
         """One article and its entities; None when there is no such article."""
