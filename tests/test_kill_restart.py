@@ -10,40 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.sandbox import BotApiServer, RateLimits
 from storage.sqlite import SQLiteStorage
+from tests.reliability.harness import BotProcess, bot_env, wait_for
 from tests.test_digest_support import STATEDEPT, make_chat, match, store_releases, subscribe
 
 TOKEN = "123456:attache-kill-test"
-ROOT = Path(__file__).resolve().parent.parent
 CHATS = 50
 FIRST_CHAT = 2_000_001
 KILL_AFTER = 18  # messages accepted before the first process is killed
-
-
-def start_bot(server: BotApiServer, db: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "PTB_TIMEDELTA": "1",
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": server.base_url,
-        "DATABASE_URL": f"sqlite:///{db}",
-        "LOG_LEVEL": "INFO",
-    }
-    with log.open("ab") as out:
-        # cwd: a directory without a .env, so only the variables above apply
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=db.parent, env=env, stderr=out, stdout=out
-        )
 
 
 async def prepare(db: Path) -> dict[int, set[int]]:
@@ -60,16 +39,6 @@ async def prepare(db: Path) -> dict[int, set[int]]:
             await match(storage, chat_id, sub.id, chosen)
             expected[chat_id] = set(chosen)
     return expected
-
-
-async def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def undelivered(db: Path) -> int:
@@ -89,30 +58,24 @@ async def test_sigkill_mid_send_loses_nothing_and_repeats_at_most_one(tmp_path: 
         for n in range(CHATS):
             server.private_chat(server.create_user(f"Reader {n}", user_id=FIRST_CHAT + n))
 
-        process = start_bot(server, db, log)
+        env = bot_env(server, db, FETCH_ALLOW_PRIVATE="false")
+        bot = BotProcess(env, db.parent, log).start()
         try:
             sent_some = await wait_for(lambda: len(server.sent_log) >= KILL_AFTER, 30)
             assert sent_some, log.read_text()
-            process.send_signal(signal.SIGKILL)
-            process.wait(10)
         finally:
-            if process.poll() is None:
-                process.kill()
+            await bot.kill()
         killed_at = len(server.sent_log)
         assert killed_at < CHATS * 2, "the kill came after the digests were all sent"
 
-        process = start_bot(server, db, log)
+        bot = BotProcess(env, db.parent, log).start()
         try:
             for _ in range(200):  # up to 40 s; the database is the thing to watch
                 if not await undelivered(db):
                     break
                 await asyncio.sleep(0.2)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            await bot.stop(timeout=10)
     assert await undelivered(db) == 0, log.read_text()[-3000:]
 
     repeats_total = 0
@@ -133,14 +96,7 @@ async def test_sigkill_mid_send_loses_nothing_and_repeats_at_most_one(tmp_path: 
 
 
 async def send_due_cli(server: BotApiServer, db: Path) -> dict[str, int]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "PTB_TIMEDELTA": "1",
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": server.base_url,
-        "DATABASE_URL": f"sqlite:///{db}",
-    }
+    env = bot_env(server, db, FETCH_ALLOW_PRIVATE="false")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "bot", "digest", "send-due", "--json"),

@@ -20,13 +20,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.corpus import RawArticle, generate
 from bot.sandbox import BotApiServer, LogEntry
-from tests.test_kill_restart import wait_for
 
 __all__ = [
     "FULL",
@@ -63,6 +62,17 @@ def record(section: str, figures: Mapping[str, object]) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         (Path(folder) / f"{section}.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll ``condition`` every 50 ms for up to ``seconds``; whether it became true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 def bot_env(server: BotApiServer, db: Path, **extra: str) -> dict[str, str]:
