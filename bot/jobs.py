@@ -20,6 +20,7 @@ from typing import Any
 from telegram.ext import Application, ExtBot, JobQueue
 
 from bot.alerts.deliver import Deliverer
+from bot.alerts.percolate import percolate_all
 from bot.context import AttacheContext, BotData
 from bot.digests import Digests
 from bot.feed_admin import make_feed_poller
@@ -93,13 +94,8 @@ async def instant_tick(context: AttacheContext) -> None:
 async def percolate_tick(context: AttacheContext) -> None:
     """Match stored articles nobody has matched yet; then send instant alerts at once."""
     storage = context.bot_data.services.storage
-    chats: set[int] = set()
-    for _ in range(PERCOLATE_MAX_BATCHES):
-        result = await storage.percolate(PERCOLATE_BATCH)
-        chats.update(result.chats)
-        if result.articles == 0:
-            break
-    if chats:
+    result = await percolate_all(storage, PERCOLATE_BATCH, max_batches=PERCOLATE_MAX_BATCHES)
+    if result.chats:
         await instant_tick(context)
 
 

@@ -16,12 +16,17 @@ from storage.base import PercolateResult, Storage
 BATCH = 500  # articles per transaction: large enough to amortise, short enough not to block
 
 
-async def percolate_all(storage: Storage, batch: int = BATCH) -> PercolateResult:
-    """Match every article waiting to be matched; the totals, and every chat on ``instant``
+async def percolate_all(
+    storage: Storage, batch: int = BATCH, max_batches: int | None = None
+) -> PercolateResult:
+    """Match every article waiting to be matched (at most ``max_batches`` batches, so a big
+    backlog can be worked off over several calls); the totals, and every chat on ``instant``
     delivery with new matches (chats on scheduled digests are not listed)."""
     articles = matches = 0
     chats: set[int] = set()
-    while True:
+    done = 0
+    while max_batches is None or done < max_batches:
+        done += 1
         result = await storage.percolate(batch)
         if result.articles == 0:
             break
