@@ -21,7 +21,11 @@ from importlib import resources
 from pathlib import Path
 
 from bot.ingest.normalize import fingerprint_and_signature
-from storage.base import Classification, EntityMention, NewArticle
+from storage.models import (
+    Classification,
+    EntityMention,
+    NewArticle,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "statedept_press_releases_300.jsonl.gz"
 START = datetime(2021, 1, 1, tzinfo=UTC)
@@ -209,7 +213,7 @@ def schema_tag() -> str:
     """A short hash of the storage migrations: cached benchmark databases carry it in their
     file name, so a changed schema builds a fresh database instead of reusing a stale one."""
     digest = hashlib.blake2b(digest_size=4)
-    folder = resources.files("storage") / "migrations"
+    folder = resources.files("storage.sqlite") / "migrations"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):
             digest.update(entry.read_bytes())

@@ -61,13 +61,12 @@ from bench.corpus import (
     schema_tag,
     to_new_article,
 )
-from bot.alerts.deliver import Deliverer, SendResult
-from bot.alerts.digest import Digest
-from bot.digests import DUE_BATCH, Digests
+from bot.digests.compose import Digest
+from bot.digests.deliver import Deliverer, SendResult
+from bot.digests.service import DUE_BATCH, Digests
 from bot.sandbox import BotApiServer, RateLimits
-from bot.search_query import parse_query, word_runs
-from storage import sqlite_percolate
-from storage.base import (
+from bot.search.query import parse_query, word_runs
+from storage.models import (
     Chat,
     Classification,
     EntityKind,
@@ -76,6 +75,7 @@ from storage.base import (
     NewSubscription,
 )
 from storage.sqlite import SQLiteStorage
+from storage.sqlite import percolate as sqlite_percolate
 
 OUT = Path(__file__).parent / "out"
 BATCH = 500

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import RawArticle, generate, to_new_article
-from storage.base import EntityMention
+from storage.models import EntityMention
 from storage.sqlite import SQLiteStorage
 
 BATCH = 2000

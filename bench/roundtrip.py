@@ -37,7 +37,7 @@ from bot.config import Settings
 from bot.ingest.model import ParsedArticle
 from bot.sandbox import BotApiServer, RateLimits
 from bot.services import Services, enrich
-from storage.base import NewArticle
+from storage.models import NewArticle
 from storage.sqlite import SQLiteStorage
 
 OUT = Path(__file__).parent / "out"

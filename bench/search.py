@@ -13,10 +13,10 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.search_query import parse_query
-from storage import sqlite_search as sq
-from storage.base import SearchQuery
+from bot.search.query import parse_query
+from storage.models import SearchQuery
 from storage.sqlite import SQLiteStorage
+from storage.sqlite import search as sq
 
 QUERIES = {
     "one word, rare": "kangerlussuaq",

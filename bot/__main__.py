@@ -21,7 +21,10 @@ from bot.factory import open_services
 from bot.logs import redact, setup_logging
 from bot.render import plain_snippet
 from bot.services import SearchResult, Services
-from storage.base import Feed, SearchHit
+from storage.models import (
+    Feed,
+    SearchHit,
+)
 
 log = logging.getLogger("attache")
 
@@ -187,7 +190,7 @@ async def cmd_reindex(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
     """``attache feeds add|list|remove|import|export``: the admin commands, from a shell."""
-    from bot import feed_admin
+    from bot.feeds import admin as feed_admin
     from bot.ingest.model import IngestError
 
     poller = feed_admin.make_feed_poller(services)
@@ -263,7 +266,7 @@ def _print_feed(feed: Feed) -> None:
 
 
 async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
-    from bot.digests import send_due_once
+    from bot.digests.service import send_due_once
 
     settings = services.settings
     if _token_missing(settings):
@@ -323,7 +326,7 @@ def cmd_run(settings: Settings) -> int:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.console import run_console
+    from bot.sandbox.console import run_console
 
     return run_console(settings, script=args.script)
 
@@ -415,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _minutes(text: str) -> int:
-    from bot.feed_admin import FeedArgumentError, parse_interval
+    from bot.feeds.admin import FeedArgumentError, parse_interval
 
     try:
         return parse_interval(text)
@@ -424,7 +427,7 @@ def _minutes(text: str) -> int:
 
 
 def _feed_id(text: str) -> int:
-    from bot.feed_admin import FeedArgumentError, parse_feed_id
+    from bot.feeds.admin import FeedArgumentError, parse_feed_id
 
     try:
         return parse_feed_id(text)

@@ -31,12 +31,12 @@ from telegram.ext import (
     Defaults,
 )
 
-from bot.commands import Scope, menu
 from bot.config import Settings
-from bot.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
 from bot.factory import make_storage
-from bot.feed_admin import make_feed_poller
-from bot.jobs import schedule_jobs
+from bot.feeds.admin import make_feed_poller
+from bot.runtime.commands import Scope, menu
+from bot.runtime.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
+from bot.runtime.jobs import schedule_jobs
 from bot.services import Services
 from handlers import (
     access,
@@ -88,7 +88,7 @@ def file_base_url(base_url: str) -> str:
 
 
 def registered_commands(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> set[str]:
-    """Every command name a list of handlers answers (to compare with ``bot.commands``)."""
+    """Every command name a list of handlers answers (to compare with ``bot.runtime.commands``)."""
     names: set[str] = set()
     for handler in handlers:
         if isinstance(handler, CommandHandler):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from storage.base import (
+from storage.models import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     Article,

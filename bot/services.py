@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from bot import nlp
-from bot.alerts.percolate import percolate_all
 from bot.config import Settings
+from bot.digests.matching import percolate_all
 from bot.ingest.bulk import BulkError, iter_bulk_file
 from bot.ingest.fetch import fetch, make_client
 from bot.ingest.html import parse_html
@@ -25,8 +25,10 @@ from bot.ingest.model import IngestError, ParsedArticle
 from bot.ingest.normalize import build_new_article, url_domain
 from bot.ingest.text import parse_text
 from bot.nlp.names import lookup_keys
-from bot.search_query import ParsedQuery, parse_query
-from storage.base import (
+from bot.search.query import ParsedQuery, parse_query
+from storage.base import Storage
+from storage.errors import NotFound
+from storage.models import (
     AddResult,
     Article,
     Classification,
@@ -38,10 +40,8 @@ from storage.base import (
     SearchOrder,
     SearchPage,
     SearchQuery,
-    Storage,
     StoreStats,
 )
-from storage.errors import NotFound
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_TYPES = ("text/plain",)

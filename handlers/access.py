@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.context import AttacheContext
+from bot.runtime.context import AttacheContext
 from handlers.common import answer, reply
 
 PRIVATE_BOT = "This bot is private. Ask its administrator for access."

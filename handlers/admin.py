@@ -6,9 +6,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import AttacheContext
 from bot.ingest.model import IngestError
 from bot.render import escape, ingest_card
+from bot.runtime.context import AttacheContext
 from handlers.common import arg_text, refuse, reply
 
 ADMINS_ONLY = "This command is for the bot's administrators."

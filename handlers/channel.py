@@ -14,8 +14,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler
 
-from bot.context import AttacheContext, ChannelTarget
 from bot.render import escape
+from bot.runtime.context import AttacheContext, ChannelTarget
 from handlers.common import arg_text, is_chat_admin, reply
 
 _CHANNEL = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{6,15})$")

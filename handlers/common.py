@@ -19,10 +19,10 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot.context import AttacheContext
 from bot.render import escape, split_html
-from bot.throttle import wait_message
-from storage.base import ChatType as ChatKind
+from bot.runtime.context import AttacheContext
+from bot.runtime.throttle import wait_message
+from storage.models import ChatType as ChatKind
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 NOT_ADMIN = "Only this group's administrators can change its subscriptions and digest settings."

@@ -12,13 +12,13 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.chats import FREQUENCIES
-from bot.context import AttacheContext
-from bot.digests import OnDemandResult
-from bot.jobs import digests_of
+from bot.chats.schedule import WEEKDAYS, ScheduleError, local_text
+from bot.chats.service import FREQUENCIES
+from bot.chats.timezones import EXAMPLES, TimezoneError, describe_zone
+from bot.digests.service import OnDemandResult
 from bot.render import digest_card, escape
-from bot.schedule import WEEKDAYS, ScheduleError, local_text
-from bot.timezones import EXAMPLES, TimezoneError, describe_zone
+from bot.runtime.context import AttacheContext
+from bot.runtime.jobs import digests_of
 from handlers.common import (
     STALE_BUTTON,
     Target,
@@ -30,7 +30,10 @@ from handlers.common import (
     reply,
     target_chat,
 )
-from storage.base import Chat, DigestFrequency
+from storage.models import (
+    Chat,
+    DigestFrequency,
+)
 
 USAGE = (
     "Use the buttons, or type e.g. <code>/digest now</code>, <code>/digest daily</code>, "

@@ -8,8 +8,8 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.context import AttacheContext
 from bot.render import escape
+from bot.runtime.context import AttacheContext
 
 log = logging.getLogger("attache.errors")
 SORRY = "Sorry, something went wrong. Please try again in a moment."

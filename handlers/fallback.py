@@ -9,8 +9,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.context import AttacheContext
 from bot.render import escape
+from bot.runtime.context import AttacheContext
 from handlers.common import answer, reply
 
 HINT = (

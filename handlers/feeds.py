@@ -12,8 +12,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import AttacheContext
-from bot.feed_admin import (
+from bot.feeds.admin import (
     DEFAULT_INTERVAL_MIN,
     MIN_INTERVAL_MIN,
     Added,
@@ -27,6 +26,7 @@ from bot.feed_admin import (
     remove_feed,
 )
 from bot.render import escape, feed_card, feeds_page
+from bot.runtime.context import AttacheContext
 from handlers.admin import ADMINS_ONLY
 from handlers.common import STALE_BUTTON, answer, arg_text, edit, keyboard, refuse, reply
 from storage.errors import NotFound

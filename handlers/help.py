@@ -1,4 +1,4 @@
-"""``/help``: exactly the registered commands, one line each (from ``bot.commands``)."""
+"""``/help``: exactly the registered commands, one line each (from ``bot.runtime.commands``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CommandHandler
 
-from bot.commands import Scope, help_text
-from bot.context import AttacheContext
+from bot.runtime.commands import Scope, help_text
+from bot.runtime.context import AttacheContext
 from handlers.common import reply
 
 

@@ -9,9 +9,9 @@ import re
 from telegram import Message, Update
 from telegram.ext import MessageHandler, filters
 
-from bot.context import AttacheContext
 from bot.ingest.model import IngestError
 from bot.render import escape, ingest_card
+from bot.runtime.context import AttacheContext
 from handlers.common import reply
 
 log = logging.getLogger(__name__)

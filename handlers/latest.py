@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import AttacheContext
 from bot.render import results_page
+from bot.runtime.context import AttacheContext
 from handlers.common import arg_text, parse_int, reply, throttled
 
 DEFAULT_COUNT = 5

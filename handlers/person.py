@@ -6,8 +6,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import AttacheContext
 from bot.render import entity_label, escape, person_card, truncate
+from bot.runtime.context import AttacheContext
 from bot.services import SearchResult
 from handlers.common import (
     STALE_BUTTON,
@@ -20,7 +20,7 @@ from handlers.common import (
     throttled,
 )
 from handlers.search import MAX_ECHO_CHARS, PAGE_SIZE, render_results
-from storage.base import Entity
+from storage.models import Entity
 
 MAX_CANDIDATES = 8
 USAGE = "Whom? e.g. <code>/person Lavrov</code> or <code>/person Sergei Lavrov</code>."

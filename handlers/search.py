@@ -7,8 +7,8 @@ import re
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.context import AttacheContext
 from bot.render import article_html, escape, results_page, truncate
+from bot.runtime.context import AttacheContext
 from bot.services import SearchResult
 from handlers.common import (
     STALE_BUTTON,

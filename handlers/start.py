@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import AttacheContext
+from bot.runtime.context import AttacheContext
 from handlers import latest, person, search
 from handlers.common import answer, keyboard, reply
-from storage.base import ChatType as ChatKind
+from storage.models import ChatType as ChatKind
 
 EXAMPLES = (
     ("search", "eurasian integration"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import AttacheContext
 from bot.render import escape
+from bot.runtime.context import AttacheContext
 from handlers.common import answer, edit, keyboard, reply, target_chat
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.chats import Ambiguous, Subscribed, SubscribeOutcome, Unknown
-from bot.context import AttacheContext
+from bot.chats.service import Ambiguous, Subscribed, SubscribeOutcome, Unknown
 from bot.render import alias_names, entity_label, escape, subscription_line, truncate
+from bot.runtime.context import AttacheContext
 from handlers.common import (
     STALE_BUTTON,
     Target,
@@ -25,8 +25,8 @@ from handlers.common import (
     reply,
     target_chat,
 )
-from storage.base import Subscription
 from storage.errors import NotFound
+from storage.models import Subscription
 
 USAGE = """\
 What should I follow? For example:

@@ -2,7 +2,7 @@
 
 A ``ParsedArticle`` is an article as read from its source (plain text, an HTML page, a bulk file
 line) before normalisation and enrichment; ``bot.ingest.normalize.build_new_article`` turns it into
-the ``storage.base.NewArticle`` that is stored.
+the ``storage.models.NewArticle`` that is stored.
 
 Every ingest error derives from ``IngestError`` and carries a message fit to show a user as is.
 """

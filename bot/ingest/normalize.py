@@ -13,9 +13,9 @@ Near duplicates: MinHash over word 3-shingles, with LSH banding
     (multiply-shift universal hashing; a_k, b_k derived from BLAKE2b so they never change) give the
     signature: slot k = the top 32 bits of min over shingles of h_k(x). For two texts with shingle
     sets A and B, P(slot k agrees) = J = |A ∩ B| / |A ∪ B| (the Jaccard overlap), so the share of
-    equal slots (``storage.base.signature_similarity``) estimates J with standard deviation
+    equal slots (``storage.models.signature_similarity``) estimates J with standard deviation
     sqrt(J(1-J)/128): 0.027 at J = 0.9. Two texts are the same story when that estimate is at least
-    ``storage.base.NEAR_DUPLICATE_MIN_SIMILARITY`` = 0.85.
+    ``storage.models.NEAR_DUPLICATE_MIN_SIMILARITY`` = 0.85.
 
     Finding candidates without comparing every pair: the 128 slots are cut into ``BANDS`` = 16
     bands of ``ROWS`` = 8 slots; each band is hashed to a signed 64-bit key, and texts sharing any
@@ -51,7 +51,11 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.ingest.model import InvalidURLError, ParsedArticle
-from storage.base import Classification, EntityMention, NewArticle
+from storage.models import (
+    Classification,
+    EntityMention,
+    NewArticle,
+)
 
 NUM_PERM = 128
 BANDS = 16

@@ -1,7 +1,7 @@
 """Shared harness of the crash, fault and load tests: the bot as a real process, killable.
 
 ``BotProcess`` runs ``python -m bot run`` against a Bot API server in the test process, the way
-``tests/test_kill_restart.py`` does, with extra settings, SIGKILL/SIGTERM and an RSS probe.
+``tests/e2e/test_kill_restart.py`` does, with extra settings, SIGKILL/SIGTERM and an RSS probe.
 ``Cli`` runs any other ``attache`` command as a process that can be killed half-way.
 
 Each test has a short mode (the default, for CI) and a full mode, selected with

@@ -9,7 +9,7 @@ client can); a channel is configured only by its administrators.
 
 from __future__ import annotations
 
-from bot.context import TTLCache
+from bot.runtime.context import TTLCache
 from bot.sandbox import AnsweredCallback, MessageEntity, SandboxChat, SandboxMessage, SandboxUser
 from handlers.admin import ADMINS_ONLY
 from handlers.common import NOT_ADMIN, NOT_CHANNEL_ADMIN

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bench.corpus import RawArticle
 from bot.sandbox import BotApiServer, RateLimits
-from storage.base import DigestFrequency
+from storage.models import DigestFrequency
 from storage.sqlite import SQLiteStorage, load_migrations
 from tests.reliability.harness import (
     BotProcess,
@@ -55,7 +55,7 @@ from tests.reliability.harness import (
     wait_for,
     write_jsonl,
 )
-from tests.test_digest_support import make_chat, subscribe
+from tests.unit.test_digest_support import make_chat, subscribe
 from tests.webserver import LocalWebServer
 
 KILLS = scale(5, 50)

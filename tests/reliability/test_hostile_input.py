@@ -23,8 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Chat, Message, Update
 
-from bot.chats import parse_subscription
-from bot.feed_admin import (
+from bot.chats.schedule import ScheduleError, parse_hhmm
+from bot.chats.service import parse_subscription
+from bot.chats.timezones import EXAMPLES, TimezoneError, parse_timezone
+from bot.feeds.admin import (
     MAX_INTERVAL_MIN,
     MIN_INTERVAL_MIN,
     FeedArgumentError,
@@ -32,13 +34,12 @@ from bot.feed_admin import (
     parse_feed_id,
     parse_interval,
 )
-from bot.ingest.feeds import FeedError, parse_feed
+from bot.feeds.opml import MAX_CATEGORY_DEPTH, OPMLError, parse_opml
+from bot.feeds.parse import FeedError, parse_feed
 from bot.ingest.html import parse_html
 from bot.ingest.model import IngestError
-from bot.ingest.opml import MAX_CATEGORY_DEPTH, OPMLError, parse_opml
 from bot.ingest.text import MIN_BODY_CHARS, parse_text
-from bot.schedule import ScheduleError, parse_hhmm
-from bot.search_query import (
+from bot.search.query import (
     MAX_QUERY_CHARS,
     MAX_WORD_CHARS,
     MAX_WORDS,
@@ -46,9 +47,11 @@ from bot.search_query import (
     format_text_query,
     parse_query,
 )
-from bot.timezones import EXAMPLES, TimezoneError, parse_timezone
 from handlers.common import arg_text, parse_int
-from storage.base import Phrase, Term
+from storage.models import (
+    Phrase,
+    Term,
+)
 from tests.conftest import SEED_TEXT, Bot
 from tests.reliability import nasty
 from tests.reliability.nasty import FUZZ, FUZZ_SLOW

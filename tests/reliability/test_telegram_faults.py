@@ -30,7 +30,7 @@ from bot.sandbox import BotApiServer, RateLimits
 from storage.sqlite import SQLiteStorage
 from tests.conftest import TOKEN, start_bot, stop_bot
 from tests.reliability.harness import record, scale
-from tests.test_digest_support import make_chat, match, store_releases, subscribe
+from tests.unit.test_digest_support import make_chat, match, store_releases, subscribe
 
 MESSAGES = scale(150, 1000)
 FAULT_RATE = 0.10

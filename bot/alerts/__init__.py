@@ -1,1 +1,0 @@
-"""Subscription matching, digest composition and delivery."""

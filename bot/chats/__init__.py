@@ -1,0 +1,1 @@
+"""Chats: settings, subscriptions, digest schedules and time zones of each Telegram chat."""

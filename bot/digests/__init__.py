@@ -1,0 +1,1 @@
+"""Digests: matching new articles to subscriptions, composing each chat's digest, delivering it."""

@@ -1,0 +1,1 @@
+"""The Telegram runtime: typed context, scheduled jobs, the command registry, sending."""
