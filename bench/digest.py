@@ -62,8 +62,9 @@ from bench.corpus import (
     to_new_article,
 )
 from bot.digests.compose import Digest
-from bot.digests.deliver import Deliverer, SendResult
+from bot.digests.deliver import SendResult
 from bot.digests.service import DUE_BATCH, Digests
+from bot.runtime.sender import Deliverer
 from bot.sandbox import BotApiServer, RateLimits
 from bot.search.query import parse_query, word_runs
 from storage.models import (
@@ -241,9 +242,11 @@ async def _populate(
     start = time.perf_counter()
     for i in range(sample):
         query = queries[rng.randrange(len(queries))]
-        await store.ensure_chat(900 + i, "private", None, "UTC")
+        await store.ensure_chat(900 + i, "private", None, "UTC", now=datetime.now(UTC))
         await store.add_subscription(
-            NewSubscription(900 + i, "keyword", query, text=parse_query(query).text), 10
+            NewSubscription(900 + i, "keyword", query, text=parse_query(query).text),
+            10,
+            now=datetime.now(UTC),
         )
     add_ms = (time.perf_counter() - start) / sample * 1000
     return {
@@ -261,8 +264,10 @@ async def _run_matching(
     raws = list(generate(warmup + articles, seed=seed))
     async with SQLiteStorage(path) as store:
         for offset in range(0, warmup, BATCH):
-            await store.add_articles(_articles(raws[offset : min(offset + BATCH, warmup)]))
-        while (await store.percolate(BATCH)).articles:
+            await store.add_articles(
+                _articles(raws[offset : min(offset + BATCH, warmup)]), now=datetime.now(UTC)
+            )
+        while (await store.percolate(BATCH, now=datetime.now(UTC))).articles:
             pass
         figures = await _populate(store, subscriptions, chats, rng)
         # Subscriptions are older than everything from here on; drain the sample's queue.
@@ -275,10 +280,12 @@ async def _run_matching(
         batches: list[float] = []
         phases = _PhaseTimer(store)
         for offset in range(warmup, warmup + articles, BATCH):
-            await store.add_articles(_articles(raws[offset : offset + BATCH]))
+            await store.add_articles(
+                _articles(raws[offset : offset + BATCH]), now=datetime.now(UTC)
+            )
             start = time.perf_counter()
             with phases:
-                result = await store.percolate(BATCH)
+                result = await store.percolate(BATCH, now=datetime.now(UTC))
             took = time.perf_counter() - start
             elapsed += took
             batches.append(took)
@@ -468,8 +475,8 @@ async def _digest_world(
                 )
                 for a in batch
             ]
-            ids.extend(r.article_id for r in await store.add_articles(batch))
-        while (await store.percolate(BATCH)).articles:
+            ids.extend(r.article_id for r in await store.add_articles(batch, now=datetime.now(UTC)))
+        while (await store.percolate(BATCH, now=datetime.now(UTC))).articles:
             pass
         ids = sorted(set(ids))
         db = store.db
@@ -603,16 +610,18 @@ async def _build_fanout(
     async with SQLiteStorage(building) as store:
         for offset in range(0, warmup, BATCH):
             chunk = list(itertools.islice(raws, min(BATCH, warmup - offset)))
-            await store.add_articles(_articles(chunk))
-            while (await store.percolate(BATCH)).articles:
+            await store.add_articles(_articles(chunk), now=datetime.now(UTC))
+            while (await store.percolate(BATCH, now=datetime.now(UTC))).articles:
                 pass
         warmup_s = time.perf_counter() - start
         figures = await _populate(store, subscriptions, chats, rng)
         start = time.perf_counter()
         matched = 0
         for _ in range(0, articles, BATCH):
-            await store.add_articles(_articles(list(itertools.islice(raws, BATCH))))
-            matched += (await store.percolate(BATCH)).articles
+            await store.add_articles(
+                _articles(list(itertools.islice(raws, BATCH))), now=datetime.now(UTC)
+            )
+            matched += (await store.percolate(BATCH, now=datetime.now(UTC))).articles
         percolate_s = time.perf_counter() - start
         due = int(time.time()) - 60
         await store.db.execute(

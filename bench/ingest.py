@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.corpus import RawArticle, generate, to_new_article
@@ -54,7 +55,9 @@ async def _store(raws: list[RawArticle], path: Path) -> tuple[float, int]:
                 to_new_article(raw, tuple(person_mention(p) for p in raw.persons))
                 for raw in raws[offset : offset + BATCH]
             ]
-            created += sum(r.created for r in await store.add_articles(batch))
+            created += sum(
+                r.created for r in await store.add_articles(batch, now=datetime.now(UTC))
+            )
         await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         elapsed = time.perf_counter() - start
     return elapsed, created

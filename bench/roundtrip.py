@@ -35,8 +35,9 @@ from bench.search import QUERIES
 from bot.app import ALLOWED_UPDATES, AttacheApp, build_application
 from bot.config import Settings
 from bot.ingest.model import ParsedArticle
+from bot.ingest.service import enrich
 from bot.sandbox import BotApiServer, RateLimits
-from bot.services import Services, enrich
+from bot.services import Services
 from storage.models import NewArticle
 from storage.sqlite import SQLiteStorage
 
@@ -107,12 +108,16 @@ async def _build(size: int, path: Path) -> int:
                 if len(pending) < workers * 2:  # keep the workers busy while storing
                     continue
                 articles = await asyncio.wrap_future(pending.pop(0), loop=loop)
-                created += sum(r.created for r in await store.add_articles(articles))
+                created += sum(
+                    r.created for r in await store.add_articles(articles, now=datetime.now(UTC))
+                )
                 done += len(articles)
                 print(f"\r  built {done:,} of {size:,}", end="", file=sys.stderr, flush=True)
             for future in pending:
                 articles = await asyncio.wrap_future(future, loop=loop)
-                created += sum(r.created for r in await store.add_articles(articles))
+                created += sum(
+                    r.created for r in await store.add_articles(articles, now=datetime.now(UTC))
+                )
                 done += len(articles)
             await store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     print(file=sys.stderr)

@@ -16,17 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, database_url_for, load_settings
 from bot.factory import open_services
-from bot.logs import redact, setup_logging
+from bot.logs import setup_logging
 from bot.render import plain_snippet
-from bot.services import SearchResult, Services
+from bot.search.model import SearchResult
+from bot.services import Services
 from storage.models import (
     Feed,
     SearchHit,
 )
 
-log = logging.getLogger("attache")
+log = logging.getLogger(__name__)
 
 SETUP_HELP = """\
 TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
@@ -90,8 +91,8 @@ def _print_hits(result: SearchResult, out: TextIO) -> None:
 
 
 async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
+    from bot.ingest.model import IngestOutcome
     from bot.progress import Progress
-    from bot.services import IngestOutcome
 
     def acknowledge(outcomes: Sequence[IngestOutcome]) -> None:
         # One line per article as soon as its batch is committed: a line printed is an
@@ -101,7 +102,7 @@ async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
             print(f"#{outcome.article_id} {state}: {outcome.title}", flush=True)
 
     with Progress("ingest", unit="article") as progress:
-        report = await services.ingest_sources(
+        report = await services.ingest.sources(
             args.sources,
             progress=progress.advance,
             on_stored=None if args.json else acknowledge,
@@ -123,7 +124,7 @@ async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_search(services: Services, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    result = await services.search(
+    result = await services.search.query(
         query,
         page=args.page,
         page_size=args.limit,
@@ -138,7 +139,7 @@ async def cmd_search(services: Services, args: argparse.Namespace) -> int:
 
 async def cmd_person(services: Services, args: argparse.Namespace) -> int:
     name = " ".join(args.name)
-    result = await services.person(name, page=args.page, page_size=args.limit)
+    result = await services.search.person(name, page=args.page, page_size=args.limit)
     if args.json:
         payload = {
             "query": name,
@@ -169,7 +170,7 @@ async def cmd_person(services: Services, args: argparse.Namespace) -> int:
 
 
 async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
-    fields = dataclasses.asdict(await services.stats())
+    fields = dataclasses.asdict(await services.search.stats())
     if args.json:
         print(json.dumps(fields))
     else:
@@ -181,40 +182,40 @@ async def cmd_stats(services: Services, args: argparse.Namespace) -> int:
 async def cmd_reindex(services: Services, args: argparse.Namespace) -> int:
     from bot.progress import Progress
 
-    total = await services.storage.count_articles()
+    total = (await services.search.stats()).articles
     with Progress("reindex", unit="article", total=total) as progress:
-        done = await services.reindex(progress=progress.advance)
+        done = await services.ingest.reindex(progress=progress.advance)
     print(f"re-extracted entities of {done} article(s)", file=sys.stderr)
     return 0
 
 
 async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
     """``attache feeds add|list|remove|import|export``: the admin commands, from a shell."""
-    from bot.feeds import admin as feed_admin
+    from bot.feeds.service import Added, NotAdded
     from bot.ingest.model import IngestError
 
-    poller = feed_admin.make_feed_poller(services)
+    feeds = services.feeds
     action: str = args.feeds_command
     if action == "add":
-        outcome = await feed_admin.add_feed(poller, args.url, args.interval)
-        if isinstance(outcome, feed_admin.Refused):
+        outcome = await feeds.add(args.url, args.interval)
+        if isinstance(outcome, NotAdded):
             print(f"attache: not added: {outcome.url}: {outcome.reason}", file=sys.stderr)
             return 1
-        state = "added" if isinstance(outcome, feed_admin.Added) else "already polled as"
+        state = "added" if isinstance(outcome, Added) else "already polled as"
         feed = outcome.feed
         print(f"{state} feed #{feed.id}: {feed.title or feed.url} ({feed.url})")
         return 0
     if action == "list":
-        feeds = await feed_admin.list_feeds(poller)
+        listed = await feeds.list()
         if args.json:
-            print(json.dumps([feed_admin.feed_json(f) for f in feeds], ensure_ascii=False))
+            print(json.dumps([_feed_json(f) for f in listed], ensure_ascii=False))
             return 0
-        for feed in feeds:
+        for feed in listed:
             _print_feed(feed)
-        print(f"{len(feeds)} feed(s)")
+        print(f"{len(listed)} feed(s)")
         return 0
     if action == "remove":
-        removed = await feed_admin.remove_feed(poller, args.id)
+        removed = await feeds.remove(args.id)
         if removed is None:
             print(f"attache: there is no feed #{args.id}", file=sys.stderr)
             return 1
@@ -223,7 +224,7 @@ async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
     if action == "import":
         try:
             data = await asyncio.to_thread(Path(args.file).read_bytes)
-            report = await poller.import_opml(data, args.interval * 60)
+            report = await feeds.import_opml(data, args.interval)
         except OSError as exc:
             print(f"attache: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -240,13 +241,34 @@ async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
         print("{} added, {} existing, {} failed".format(*counts))
         return 0 if not report.failed else 1
     # export
-    document = await poller.export_opml()
+    document = await feeds.export_opml()
     if args.file in (None, "-"):
         sys.stdout.write(document)
         return 0
     await asyncio.to_thread(Path(args.file).write_text, document, encoding="utf-8")
     print(f"wrote {args.file}", file=sys.stderr)
     return 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _feed_json(feed: Feed) -> dict[str, Any]:
+    """A feed as a JSON object (times in ISO 8601, UTC)."""
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "title": feed.title,
+        "interval_minutes": feed.interval_s // 60,
+        "enabled": feed.enabled,
+        "last_success_at": _iso(feed.last_success_at),
+        "next_poll_at": _iso(feed.next_poll_at),
+        "failures": feed.failures,
+        "last_error": feed.last_error,
+        "etag": feed.etag,
+        "last_modified": feed.last_modified,
+    }
 
 
 def _print_feed(feed: Feed) -> None:
@@ -266,12 +288,11 @@ def _print_feed(feed: Feed) -> None:
 
 
 async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
-    from bot.digests.service import send_due_once
+    from bot.app import send_due_once
 
-    settings = services.settings
-    if _token_missing(settings):
+    if _token_missing(services.settings):
         return 2
-    report = await send_due_once(settings, services.storage, services.now)
+    report = await send_due_once(services)
     fields = {
         "chats": report.chats,
         "digests": report.digests,
@@ -300,27 +321,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings) -> int:
     if _token_missing(settings):
         return 2
-    from telegram.error import InvalidToken, TelegramError
+    from bot.app import BotStartError, run_bot
 
-    from bot.app import run_bot
-
-    base_url = settings.telegram_api_base_url
     try:
         run_bot(settings)
-    except InvalidToken:
-        # Its message quotes the token; say what to check instead.
-        print(
-            f"attache: the Bot API at {redact(base_url, settings)} rejected TELEGRAM_BOT_TOKEN. "
-            "Check the token (from @BotFather) and TELEGRAM_API_BASE_URL.",
-            file=sys.stderr,
-        )
-        return 1
-    except TelegramError as exc:
-        print(
-            f"attache: cannot reach the Bot API at {redact(base_url, settings)}: "
-            f"{redact(str(exc), settings)}",
-            file=sys.stderr,
-        )
+    except BotStartError as exc:
+        print(f"attache: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -337,7 +343,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", metavar="PATH", help="SQLite database file (default: from DATABASE_URL)"
+        "--db", metavar="PATH", help="SQLite file or a URL (default: from DATABASE_URL)"
     )
     parser = argparse.ArgumentParser(
         prog="attache", description="Attaché: diplomatic news in Telegram."
@@ -418,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _minutes(text: str) -> int:
-    from bot.feeds.admin import FeedArgumentError, parse_interval
+    from bot.feeds.service import FeedArgumentError, parse_interval
 
     try:
         return parse_interval(text)
@@ -427,7 +433,7 @@ def _minutes(text: str) -> int:
 
 
 def _feed_id(text: str) -> int:
-    from bot.feeds.admin import FeedArgumentError, parse_feed_id
+    from bot.feeds.service import FeedArgumentError, parse_feed_id
 
     try:
         return parse_feed_id(text)
@@ -438,7 +444,7 @@ def _feed_id(text: str) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
     if getattr(args, "db", None):
-        overrides["database_url"] = f"sqlite:///{Path(args.db)}"
+        overrides["database_url"] = database_url_for(args.db)
     return load_settings(**overrides)
 
 

@@ -22,6 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -29,14 +30,17 @@ from telegram.ext import (
     BaseHandler,
     CommandHandler,
     Defaults,
+    ExtBot,
 )
 
 from bot.config import Settings
+from bot.digests.service import Digests, RunReport
 from bot.factory import make_storage
-from bot.feeds.admin import make_feed_poller
+from bot.logs import redact
 from bot.runtime.commands import Scope, menu
 from bot.runtime.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
 from bot.runtime.jobs import schedule_jobs
+from bot.runtime.sender import Deliverer
 from bot.services import Services
 from handlers import (
     access,
@@ -56,7 +60,7 @@ from handlers import (
     subscribe,
 )
 
-log = logging.getLogger("attache.app")
+log = logging.getLogger(__name__)
 
 AttacheApp = Application[Any, AttacheContext, UserData, ChatData, BotData, Any]
 # Only what some handler uses; anything else would be fetched and thrown away.
@@ -96,21 +100,40 @@ def registered_commands(handlers: Iterable[BaseHandler[Any, Any, Any]]) -> set[s
     return names
 
 
+class BotStartError(Exception):
+    """The bot could not start talking to Telegram; the message says what to check (and never
+    contains the token)."""
+
+
+def build_bot(settings: Settings) -> ExtBot[int]:
+    """The one Bot the process talks to Telegram with: HTML replies without link previews, and
+    PTB's rate limiter waiting out any 429. The application and ``send_due_once`` both use it."""
+    if settings.telegram_bot_token is None:
+        raise BotStartError("TELEGRAM_BOT_TOKEN is not set")
+    return ExtBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=file_base_url(settings.telegram_api_base_url),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
+
+
 def build_application(
     settings: Settings, services: Services | None = None, *, scheduled_jobs: bool = True
 ) -> AttacheApp:
-    """The bot, wired: storage and services opened in post_init, closed in post_shutdown.
+    """The bot, wired: storage opened in post_init, closed in post_shutdown.
 
     ``scheduled_jobs=False`` leaves the JobQueue empty (no digests, matching catch-up or feed
     polling on a timer): ``attache console`` runs the real bot on a person's own database
     against a local server, where digests to their real chats must not be attempted."""
-    if settings.telegram_bot_token is None:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     services = services if services is not None else Services(make_storage(settings), settings)
 
     async def post_init(app: AttacheApp) -> None:
         await services.open()
-        app.bot_data.bind_feeds(make_feed_poller(services))
         scopes: tuple[tuple[Scope, BotCommandScope], ...] = (
             ("private", BotCommandScopeAllPrivateChats()),
             ("group", BotCommandScopeAllGroupChats()),
@@ -127,22 +150,14 @@ def build_application(
 
     app = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(file_base_url(settings.telegram_api_base_url))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .bot(build_bot(settings))
         .context_types(CONTEXT_TYPES)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
-    app.bot_data.bind(settings, services)
+    digests = Digests(services.storage, Deliverer(app.bot), clock=services.clock)
+    app.bot_data.bind(services, digests)
     app.add_handlers(access.HANDLERS, group=-1)
     for feature in FEATURES:
         app.add_handlers(feature.HANDLERS)
@@ -150,9 +165,34 @@ def build_application(
     return app
 
 
+async def send_due_once(services: Services) -> RunReport:
+    """``attache digest send-due``: every due digest once, through the same Bot the running
+    application uses (no polling). ``services`` must be open."""
+    async with build_bot(services.settings) as bot:
+        digests = Digests(services.storage, Deliverer(bot), clock=services.clock)
+        return await digests.send_due()
+
+
 def run_bot(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set."""
-    app = build_application(settings)
+    """Run until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set.
+
+    Raises BotStartError when the Bot API refuses the token or cannot be reached."""
+    base_url = redact(settings.telegram_api_base_url, settings)
+    try:
+        _run(build_application(settings), settings)
+    except InvalidToken:
+        # Its message quotes the token; say what to check instead.
+        raise BotStartError(
+            f"the Bot API at {base_url} rejected TELEGRAM_BOT_TOKEN. "
+            "Check the token (from @BotFather) and TELEGRAM_API_BASE_URL."
+        ) from None
+    except TelegramError as exc:
+        raise BotStartError(
+            f"cannot reach the Bot API at {base_url}: {redact(str(exc), settings)}"
+        ) from None
+
+
+def _run(app: AttacheApp, settings: Settings) -> None:
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         app.run_webhook(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,8 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.urls import has_http_scheme
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite:///data/attache.db"
+# DATABASE_URL schemes that have a storage backend (``bot.factory.make_storage``).
+DATABASE_SCHEMES = ("sqlite",)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 class SettingsError(Exception):
@@ -76,7 +82,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
+        scheme = database_scheme(value)
+        if scheme is None:
+            raise ValueError("must be a URL such as sqlite:///data/attache.db")
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database {scheme!r}: the supported scheme is "
+                + ", ".join(f"{s}://" for s in DATABASE_SCHEMES)
+            )
+        if scheme == "sqlite" and not value.startswith("sqlite:///"):
             raise ValueError(
                 "only sqlite:///relative/path.db or sqlite:////abs/path.db is supported"
             )
@@ -85,14 +99,9 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if not has_http_scheme(value):
             raise ValueError("must be an http(s) URL such as https://api.telegram.org/bot")
         return value
-
-    @property
-    def database_path(self) -> Path:
-        """The SQLite file named by DATABASE_URL."""
-        return sqlite_path(self.database_url)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admin_ids
@@ -112,9 +121,20 @@ class Settings(BaseSettings):
         )
 
 
-def sqlite_path(url: str) -> Path:
-    """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
-    return Path(url.removeprefix("sqlite:///"))
+def database_scheme(url: str) -> str | None:
+    """The scheme of a DATABASE_URL (``sqlite`` of ``sqlite:///a.db``), lower-case; None when
+    the value is not a URL. ``bot.factory.make_storage`` picks the backend by it."""
+    scheme, separator, _ = url.partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme):
+        return None
+    return scheme.lower()
+
+
+def database_url_for(value: str) -> str:
+    """The DATABASE_URL for a ``--db`` value: a URL as it is, anything else a SQLite file."""
+    if database_scheme(value) is not None:
+        return value
+    return f"sqlite:///{Path(value)}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,19 +1,48 @@
-"""Builds the storage backend named by DATABASE_URL and the services over it."""
+"""Builds the storage backend named by DATABASE_URL and the services over it.
+
+The one place that knows which backend serves which DATABASE_URL scheme: the rest of the bot,
+the handlers and the CLI hold a ``storage.base.Storage`` and never a file path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError, database_scheme
 from bot.services import Services
 from storage.base import Storage
 from storage.sqlite import SQLiteStorage
 
 
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _sqlite(url: str) -> Storage:
+    return SQLiteStorage(sqlite_path(url))
+
+
+# DATABASE_URL scheme -> the backend for that URL (PostgreSQL will be added here).
+# bot.config.DATABASE_SCHEMES (what settings accept) lists the same schemes.
+BACKENDS: dict[str, Callable[[str], Storage]] = {"sqlite": _sqlite}
+
+
 def make_storage(settings: Settings) -> Storage:
-    """SQLite is the only backend today; PostgreSQL will be chosen here by URL scheme."""
-    return SQLiteStorage(settings.database_path)
+    """The (unopened) storage backend DATABASE_URL names, chosen by its scheme; raise
+    SettingsError naming DATABASE_URL for a scheme no backend serves."""
+    url = settings.database_url
+    scheme = database_scheme(url)
+    backend = BACKENDS.get(scheme) if scheme is not None else None
+    if backend is None:
+        supported = ", ".join(f"{name}://" for name in BACKENDS)
+        raise SettingsError(
+            f"DATABASE_URL: no storage backend for {url.partition('://')[0]!r}"
+            f" (supported: {supported})"
+        )
+    return backend(url)
 
 
 @asynccontextmanager

@@ -65,7 +65,7 @@ def _log_uncaught(
     if issubclass(kind, KeyboardInterrupt):
         sys.__excepthook__(kind, value, traceback)
         return
-    logging.getLogger("attache").critical("uncaught exception", exc_info=(kind, value, traceback))
+    logging.getLogger(__name__).critical("uncaught exception", exc_info=(kind, value, traceback))
 
 
 def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:

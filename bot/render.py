@@ -13,9 +13,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.chats.schedule import WEEKDAYS
+from bot.ingest.model import IngestOutcome
+from bot.search.model import SearchResult
+from bot.urls import has_http_scheme
 from storage.models import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -24,13 +27,13 @@ from storage.models import (
     Entity,
     Feed,
     SearchHit,
+    StoreStats,
     Subscription,
 )
 
-if TYPE_CHECKING:
-    from bot.services import IngestOutcome
-
 MESSAGE_LIMIT = 4096
+#: A query is echoed back; a pasted essay must not come back as a dozen messages.
+MAX_ECHO_CHARS = 200
 _TAG = re.compile(r"<[^>]*>")
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
 _BREAKS = ("\n\n", "\n", " ")
@@ -48,7 +51,7 @@ def escape_attr(text: str) -> str:
 
 def link(url: str | None, text: str) -> str:
     """A linked, escaped title; plain escaped text when there is no http(s) URL."""
-    if url and url.startswith(("http://", "https://")):
+    if url and has_http_scheme(url):
         return f'<a href="{escape_attr(url)}">{escape(text)}</a>'
     return escape(text)
 
@@ -291,9 +294,6 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
 
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
 def digest_card(chat: Chat, label: str, zone_label: str, next_local: str | None) -> str:
     """A chat's digest settings and when the next digest comes, in its own zone."""
     frequency = chat.digest_frequency
@@ -302,7 +302,7 @@ def digest_card(chat: Chat, label: str, zone_label: str, next_local: str | None)
         "instant": "as soon as a match arrives",
         "hourly": f"every hour at minute {chat.digest_time[-2:]}",
         "daily": f"daily at {chat.digest_time}",
-        "weekly": f"every {_WEEKDAYS[chat.digest_weekday % 7]} at {chat.digest_time}",
+        "weekly": f"every {WEEKDAYS[chat.digest_weekday % 7]} at {chat.digest_time}",
     }[frequency]
     lines = [
         f"<b>Digest for {escape(label)}</b>",
@@ -374,3 +374,39 @@ def feeds_page(feeds: Sequence[Feed], zone: str, *, now: datetime | None = None)
     count = f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}"
     head = f"<b>Feeds</b> · {count} · times in {escape(zone)}"
     return "\n\n".join([head, *(feed_card(feed, zone, now=now) for feed in feeds)])
+
+
+def search_results(result: SearchResult, page_size: int, heading: str | None = None) -> str:
+    """A page of search results with the query's notes, or "nothing found" with suggestions."""
+    notes = "".join(f"\n<i>Note: {escape(w)}</i>" for w in result.warnings)
+    shown = truncate(result.query, MAX_ECHO_CHARS)
+    if result.total == 0:
+        return (
+            f"No articles match <b>{escape(shown)}</b>.\n"
+            "Try fewer or broader words, a prefix such as <code>diplom*</code>, "
+            "or alternatives with OR." + notes
+        )
+    text = results_page(
+        heading or f"Search: {shown}",
+        result.hits,
+        total=result.total,
+        total_capped=result.total_capped,
+        page=result.page,
+        page_size=page_size,
+    )
+    return text + notes
+
+
+def stats_card(stats: StoreStats) -> str:
+    """What the database holds, for ``/stats``."""
+    rows = [
+        ("Articles", stats.articles),
+        ("Sources", stats.sources),
+        ("Entities", stats.entities),
+        ("Chats", stats.chats),
+        ("Subscriptions", stats.subscriptions),
+        ("Feeds", stats.feeds),
+    ]
+    lines = ["<b>Database</b>", *(f"{name}: {value:,}" for name, value in rows)]
+    lines.append(f"Size: {stats.db_bytes / 1_048_576:.1f} MB")
+    return "\n".join(lines)

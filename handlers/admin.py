@@ -7,34 +7,26 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.ingest.model import IngestError
-from bot.render import escape, ingest_card
+from bot.render import escape, ingest_card, stats_card
 from bot.runtime.context import AttacheContext
-from handlers.common import arg_text, refuse, reply
-
-ADMINS_ONLY = "This command is for the bot's administrators."
-
-
-def _is_admin(update: Update, context: AttacheContext) -> bool:
-    user = update.effective_user
-    return context.bot_data.settings.is_admin(user.id if user else None)
+from bot.urls import has_http_scheme
+from handlers.common import admin_only, arg_text, reply
 
 
+@admin_only
 async def cmd_ingest(update: Update, context: AttacheContext) -> None:
-    if not _is_admin(update, context):
-        await refuse(update, context, ADMINS_ONLY)
-        return
     services = context.bot_data.services
     url = arg_text(update)
     message = update.effective_message
     replied = message.reply_to_message if message else None
     try:
         if url:
-            if not url.startswith(("http://", "https://")):
+            if not has_http_scheme(url):
                 await reply(update, context, "Give an http(s) URL, or reply to a message with it.")
                 return
-            outcome = await services.ingest_url(url)
+            outcome = await services.ingest.url(url)
         elif replied is not None and (replied.text or replied.caption):
-            outcome = await services.ingest_text(replied.text or replied.caption or "")
+            outcome = await services.ingest.text(replied.text or replied.caption or "")
         else:
             await reply(
                 update, context, "Usage: <code>/ingest URL</code>, or reply /ingest to a message."
@@ -46,22 +38,10 @@ async def cmd_ingest(update: Update, context: AttacheContext) -> None:
     await reply(update, context, ingest_card(outcome))
 
 
+@admin_only
 async def cmd_stats(update: Update, context: AttacheContext) -> None:
-    if not _is_admin(update, context):
-        await refuse(update, context, ADMINS_ONLY)
-        return
-    stats = await context.bot_data.services.stats()
-    rows = [
-        ("Articles", stats.articles),
-        ("Sources", stats.sources),
-        ("Entities", stats.entities),
-        ("Chats", stats.chats),
-        ("Subscriptions", stats.subscriptions),
-        ("Feeds", stats.feeds),
-    ]
-    lines = ["<b>Database</b>", *(f"{name}: {value:,}" for name, value in rows)]
-    lines.append(f"Size: {stats.db_bytes / 1_048_576:.1f} MB")
-    await reply(update, context, "\n".join(lines))
+    stats = await context.bot_data.services.search.stats()
+    await reply(update, context, stats_card(stats))
 
 
 HANDLERS = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -30,10 +30,12 @@ NOT_CHANNEL_ADMIN = (
     "You are no longer an administrator of that channel. Use /channel off to manage this chat."
 )
 STALE_BUTTON = "This button has expired. Run the command again."
+ADMINS_ONLY = "This command is for the bot's administrators."
 SEND_ATTEMPTS = 3
 FIRST_RETRY_DELAY_S = 0.5
 
 T = TypeVar("T")
+Handler = Callable[[Update, AttacheContext], Coroutine[Any, Any, None]]
 
 
 async def with_retries(send: Callable[[], Awaitable[T]]) -> T:
@@ -128,6 +130,20 @@ async def refuse(update: Update, context: AttacheContext, text: str) -> None:
         await reply(update, context, escape(text))
 
 
+def admin_only(handler: Handler) -> Handler:
+    """Let only the bot's administrators (``ADMIN_IDS``) through; everyone else is told so."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: AttacheContext) -> None:
+        user = update.effective_user
+        if not context.bot_data.settings.is_admin(user.id if user else None):
+            await refuse(update, context, ADMINS_ONLY)
+            return
+        await handler(update, context)
+
+    return guarded
+
+
 async def is_chat_admin(context: AttacheContext, chat_id: int, user_id: int) -> bool:
     """Whether the user administers the chat; cached briefly to spare getChatMember calls."""
     cache = context.bot_data.admins
@@ -151,6 +167,24 @@ class Target:
     label: str  # "this chat", or "channel <title>" (plain text)
 
 
+_KINDS: dict[str, ChatKind] = {
+    ChatType.PRIVATE: "private",
+    ChatType.GROUP: "group",
+    ChatType.SUPERGROUP: "supergroup",
+}
+
+
+async def register_chat(update: Update, context: AttacheContext) -> None:
+    """Register the private chat or group an update came from, so it has the default digest
+    schedule from the first contact (a private chat is titled with the user's name)."""
+    chat, user = update.effective_chat, update.effective_user
+    kind = _KINDS.get(chat.type) if chat is not None else None
+    if chat is None or kind is None:
+        return
+    title = user.full_name if kind == "private" and user is not None else chat.title
+    await context.bot_data.chats.ensure(chat.id, kind, title)
+
+
 async def target_chat(update: Update, context: AttacheContext, *, change: bool) -> Target | None:
     """Resolve the chat a command acts on; when ``change`` is set, check the sender may change
     it. On refusal the sender is told why (a button press is answered) and None is returned."""
@@ -167,14 +201,13 @@ async def target_chat(update: Update, context: AttacheContext, *, change: bool) 
                 return None
             await data.chats.ensure(selected.chat_id, "channel", selected.title)
             return Target(selected.chat_id, f"channel {selected.title}")
-        await data.chats.ensure(chat.id, "private", user.full_name)
+        await register_chat(update, context)
         return Target(chat.id, "this chat")
     if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
         if change and not await _may_change_group(update, context):
             await refuse(update, context, NOT_ADMIN)
             return None
-        kind: ChatKind = "supergroup" if chat.type == ChatType.SUPERGROUP else "group"
-        await data.chats.ensure(chat.id, kind, chat.title)
+        await register_chat(update, context)
         return Target(chat.id, "this group")
     await answer(update)
     return None

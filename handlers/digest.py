@@ -18,7 +18,6 @@ from bot.chats.timezones import EXAMPLES, TimezoneError, describe_zone
 from bot.digests.service import OnDemandResult
 from bot.render import digest_card, escape
 from bot.runtime.context import AttacheContext
-from bot.runtime.jobs import digests_of
 from handlers.common import (
     STALE_BUTTON,
     Target,
@@ -132,7 +131,7 @@ async def cmd_digest_now(update: Update, context: AttacheContext) -> None:
     target = await target_chat(update, context, change=True)
     if target is None:
         return
-    result = await digests_of(context).send_now(target.chat_id)
+    result = await context.bot_data.digests.send_now(target.chat_id)
     await _report(update, context, target, result, NOTHING_NEW)
 
 
@@ -140,7 +139,7 @@ async def cmd_more(update: Update, context: AttacheContext) -> None:
     target = await target_chat(update, context, change=False)
     if target is None:
         return
-    result = await digests_of(context).more(target.chat_id)
+    result = await context.bot_data.digests.more(target.chat_id)
     await _report(update, context, target, result, NOTHING_MORE)
 
 

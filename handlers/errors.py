@@ -11,7 +11,7 @@ from telegram.error import Forbidden, TelegramError
 from bot.render import escape
 from bot.runtime.context import AttacheContext
 
-log = logging.getLogger("attache.errors")
+log = logging.getLogger(__name__)
 SORRY = "Sorry, something went wrong. Please try again in a moment."
 
 
@@ -31,7 +31,7 @@ async def on_error(update: object, context: AttacheContext) -> None:
         # Nobody to tell; stop digests to that chat.
         if chat_id is not None:
             try:
-                await context.bot_data.services.mark_blocked(chat_id)
+                await context.bot_data.chats.mark_blocked(chat_id)
             except Exception:
                 log.exception("could not mark chat %s blocked", chat_id)
         return

@@ -12,24 +12,18 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.feeds.admin import (
+from bot.feeds.service import (
     DEFAULT_INTERVAL_MIN,
     MIN_INTERVAL_MIN,
     Added,
     AlreadyAdded,
     FeedArgumentError,
-    add_feed,
-    find_feed,
-    list_feeds,
     parse_add_arguments,
     parse_feed_id,
-    remove_feed,
 )
 from bot.render import escape, feed_card, feeds_page
 from bot.runtime.context import AttacheContext
-from handlers.admin import ADMINS_ONLY
-from handlers.common import STALE_BUTTON, answer, arg_text, edit, keyboard, refuse, reply
-from storage.errors import NotFound
+from handlers.common import STALE_BUTTON, admin_only, answer, arg_text, edit, keyboard, reply
 
 ADD_USAGE = (
     "Usage: <code>/addfeed URL [minutes]</code> — e.g. "
@@ -41,15 +35,6 @@ REMOVE_USAGE = "Usage: <code>/removefeed ID</code> — the number shown by /feed
 FALLBACK_ZONE = "UTC"
 
 
-async def _admin(update: Update, context: AttacheContext) -> bool:
-    """Whether the sender is a bot administrator; if not, say no as the other admin commands do."""
-    user = update.effective_user
-    if context.bot_data.settings.is_admin(user.id if user else None):
-        return True
-    await refuse(update, context, ADMINS_ONLY)
-    return False
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -58,23 +43,20 @@ async def _zone(update: Update, context: AttacheContext) -> str:
     chat = update.effective_chat
     if chat is None:
         return FALLBACK_ZONE
-    try:
-        return (await context.bot_data.chats.get(chat.id)).tz
-    except NotFound:
-        return FALLBACK_ZONE
+    known = await context.bot_data.chats.find(chat.id)
+    return known.tz if known is not None else FALLBACK_ZONE
 
 
+@admin_only
 async def cmd_addfeed(update: Update, context: AttacheContext) -> None:
-    if not await _admin(update, context):
-        return
     try:
         url, minutes = parse_add_arguments(arg_text(update))
     except FeedArgumentError as exc:
         await reply(update, context, f"{escape(_sentence(str(exc)))}.\n{ADD_USAGE}")
         return
-    outcome = await add_feed(context.bot_data.feeds, url, minutes)
+    outcome = await context.bot_data.feeds.add(url, minutes)
     zone = await _zone(update, context)
-    now = context.bot_data.services.now()
+    now = context.bot_data.services.clock()
     if isinstance(outcome, Added):
         text = "Feed added; its entries are fetched within a minute.\n\n"
         await reply(update, context, text + feed_card(outcome.feed, zone, now=now))
@@ -90,29 +72,27 @@ async def cmd_addfeed(update: Update, context: AttacheContext) -> None:
         )
 
 
+@admin_only
 async def cmd_feeds(update: Update, context: AttacheContext) -> None:
-    if not await _admin(update, context):
-        return
-    feeds = await list_feeds(context.bot_data.feeds)
+    feeds = await context.bot_data.feeds.list()
     zone = await _zone(update, context)
-    now = context.bot_data.services.now()
+    now = context.bot_data.services.clock()
     await reply(update, context, feeds_page(feeds, zone, now=now))
 
 
+@admin_only
 async def cmd_removefeed(update: Update, context: AttacheContext) -> None:
-    if not await _admin(update, context):
-        return
     try:
         feed_id = parse_feed_id(arg_text(update))
     except FeedArgumentError:
         await reply(update, context, REMOVE_USAGE)
         return
-    feed = await find_feed(context.bot_data.feeds, feed_id)
+    feed = await context.bot_data.feeds.find(feed_id)
     if feed is None:
         await reply(update, context, f"There is no feed #{feed_id}. /feeds lists them.")
         return
     zone = await _zone(update, context)
-    card = feed_card(feed, zone, now=context.bot_data.services.now())
+    card = feed_card(feed, zone, now=context.bot_data.services.clock())
     await reply(
         update,
         context,
@@ -121,11 +101,10 @@ async def cmd_removefeed(update: Update, context: AttacheContext) -> None:
     )
 
 
+@admin_only
 async def on_remove_button(update: Update, context: AttacheContext) -> None:
     query = update.callback_query
     if query is None:
-        return
-    if not await _admin(update, context):
         return
     parts = (query.data or "").split(":")
     if len(parts) != 3:
@@ -141,7 +120,7 @@ async def on_remove_button(update: Update, context: AttacheContext) -> None:
         await answer(update, "Kept.")
         await edit(query, f"Feed #{feed_id} kept.", None)
         return
-    removed = await remove_feed(context.bot_data.feeds, feed_id)
+    removed = await context.bot_data.feeds.remove(feed_id)
     if removed is None:
         await answer(update, "Already removed.")
         await edit(query, f"Feed #{feed_id} was already removed.", None)

@@ -4,7 +4,6 @@ of the channels in ``SOURCE_CHANNEL_IDS`` (stored silently)."""
 from __future__ import annotations
 
 import logging
-import re
 
 from telegram import Message, Update
 from telegram.ext import MessageHandler, filters
@@ -12,11 +11,11 @@ from telegram.ext import MessageHandler, filters
 from bot.ingest.model import IngestError
 from bot.render import escape, ingest_card
 from bot.runtime.context import AttacheContext
+from bot.urls import is_http_url
 from handlers.common import reply
 
 log = logging.getLogger(__name__)
 MIN_ARTICLE_CHARS = 400
-_ONLY_URL = re.compile(r"^https?://\S+$")
 NOT_ALLOWED = (
     "Only the bot's administrators and allowed users can add articles. "
     "To look for articles, try /search or /help."
@@ -32,7 +31,7 @@ class LooksLikeArticle(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         body = _body(message)
-        return len(body) > MIN_ARTICLE_CHARS or bool(_ONLY_URL.match(body))
+        return len(body) > MIN_ARTICLE_CHARS or is_http_url(body)
 
 
 async def on_article(update: Update, context: AttacheContext) -> None:
@@ -45,10 +44,10 @@ async def on_article(update: Update, context: AttacheContext) -> None:
     body = _body(message)
     services = context.bot_data.services
     try:
-        if _ONLY_URL.match(body):
-            outcome = await services.ingest_url(body)
+        if is_http_url(body):
+            outcome = await services.ingest.url(body)
         else:
-            outcome = await services.ingest_text(body, source="telegram")
+            outcome = await services.ingest.text(body, source="telegram")
     except IngestError as exc:
         await reply(update, context, f"Not stored: {escape(exc.message)}")
         return
@@ -65,7 +64,7 @@ async def on_channel_post(update: Update, context: AttacheContext) -> None:
         return
     source = f"@{chat.username}" if chat.username else (chat.title or "telegram")
     try:
-        outcome = await context.bot_data.services.ingest_text(body, source=source)
+        outcome = await context.bot_data.services.ingest.text(body, source=source)
     except IngestError as exc:
         log.info("channel %s post %s not stored: %s", chat.id, post.message_id, exc.message)
         return

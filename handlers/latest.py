@@ -17,7 +17,7 @@ async def run_latest(update: Update, context: AttacheContext, count: int) -> Non
     """Reply with the ``count`` newest diplomatic articles."""
     if await throttled(update, context):
         return
-    hits = await context.bot_data.services.latest(count)
+    hits = await context.bot_data.services.search.latest(count)
     if not hits:
         await reply(update, context, "No diplomatic articles are stored yet.")
         return

@@ -6,9 +6,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.render import entity_label, escape, person_card, truncate
+from bot.render import MAX_ECHO_CHARS, entity_label, escape, person_card, truncate
 from bot.runtime.context import AttacheContext
-from bot.services import SearchResult
+from bot.search.model import SearchResult
 from handlers.common import (
     STALE_BUTTON,
     answer,
@@ -19,7 +19,7 @@ from handlers.common import (
     reply,
     throttled,
 )
-from handlers.search import MAX_ECHO_CHARS, PAGE_SIZE, render_results
+from handlers.search import PAGE_SIZE, render_results
 from storage.models import Entity
 
 MAX_CANDIDATES = 8
@@ -38,7 +38,7 @@ async def run_person(update: Update, context: AttacheContext, name: str) -> None
     """Look a name up and reply (also used by /start's example button)."""
     if await throttled(update, context):
         return
-    found = await context.bot_data.services.person(name, page_size=PAGE_SIZE)
+    found = await context.bot_data.services.search.person(name, page_size=PAGE_SIZE)
     shown = escape(truncate(name, MAX_ECHO_CHARS))
     if not found.candidates:
         await reply(
@@ -73,13 +73,13 @@ async def _show(update: Update, context: AttacheContext, entity_text: str, page:
     assert callback is not None
     entity_id = parse_int(entity_text)
     services = context.bot_data.services
-    entity = None if entity_id is None else await services.entity(entity_id)
+    entity = None if entity_id is None else await services.search.entity(entity_id)
     if entity is None or entity.kind != "person" or page < 1:
         await answer(update, STALE_BUTTON, alert=True)
         return
     if await throttled(update, context):
         return
-    result = await services.person_articles(
+    result = await services.search.person_articles(
         entity.id, page=page, page_size=PAGE_SIZE, query=entity.canonical
     )
     text, markup = render_person(entity, result)

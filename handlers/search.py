@@ -7,9 +7,9 @@ import re
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.render import article_html, escape, results_page, truncate
+from bot.render import article_html, search_results
 from bot.runtime.context import AttacheContext
-from bot.services import SearchResult
+from bot.search.model import SearchResult
 from handlers.common import (
     STALE_BUTTON,
     answer,
@@ -28,33 +28,15 @@ USAGE = (
     'Also: <code>"foreign minister"</code>, <code>nato OR osce</code>, <code>-sport</code>, '
     "<code>secur*</code>, <code>person:Lavrov</code>, <code>since:2024-01</code>."
 )
-# The query is echoed back; a pasted essay must not come back as a dozen messages.
-MAX_ECHO_CHARS = 200
 _ARTICLE_LINK = re.compile(r"^/article_(\d{1,12})(?:@\w+)?$")
 
 
 def render_results(
     result: SearchResult, key: str, prefix: str = "s", heading: str | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The page text and its pager, or a "nothing found" note with suggestions."""
-    notes = "".join(f"\n<i>Note: {escape(w)}</i>" for w in result.warnings)
-    shown = truncate(result.query, MAX_ECHO_CHARS)
-    if result.total == 0:
-        text = (
-            f"No articles match <b>{escape(shown)}</b>.\n"
-            "Try fewer or broader words, a prefix such as <code>diplom*</code>, "
-            "or alternatives with OR." + notes
-        )
-        return text, None
-    text = results_page(
-        heading or f"Search: {shown}",
-        result.hits,
-        total=result.total,
-        total_capped=result.total_capped,
-        page=result.page,
-        page_size=PAGE_SIZE,
-    )
-    return text + notes, pager(prefix, key, result.page, result.pages)
+    """The page text and its pager (callback data ``prefix:page:key``)."""
+    text = search_results(result, PAGE_SIZE, heading)
+    return text, pager(prefix, key, result.page, result.pages) if result.total else None
 
 
 async def run_search(update: Update, context: AttacheContext, query: str) -> None:
@@ -62,7 +44,7 @@ async def run_search(update: Update, context: AttacheContext, query: str) -> Non
     chat = update.effective_chat
     if chat is None or await throttled(update, context):
         return
-    result = await context.bot_data.services.search(query, page=1, page_size=PAGE_SIZE)
+    result = await context.bot_data.services.search.query(query, page=1, page_size=PAGE_SIZE)
     token = context.bot_data.queries.put(chat.id, query)
     text, markup = render_results(result, token)
     await reply(update, context, text, markup)
@@ -88,7 +70,7 @@ async def on_page(update: Update, context: AttacheContext) -> None:
         return
     if await throttled(update, context):
         return
-    result = await context.bot_data.services.search(query, page=page, page_size=PAGE_SIZE)
+    result = await context.bot_data.services.search.query(query, page=page, page_size=PAGE_SIZE)
     text, markup = render_results(result, token)
     await answer(update)
     await edit(callback, text, markup)
@@ -99,7 +81,7 @@ async def show_article(update: Update, context: AttacheContext, id_text: str) ->
     if article_id is None:
         await reply(update, context, "Which article? e.g. <code>/article 1</code>")
         return
-    view = await context.bot_data.services.article(article_id)
+    view = await context.bot_data.services.search.article(article_id)
     if view is None:
         await refuse(update, context, f"There is no article #{article_id}.")
         return

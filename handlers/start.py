@@ -7,8 +7,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.runtime.context import AttacheContext
 from handlers import latest, person, search
-from handlers.common import answer, keyboard, reply
-from storage.models import ChatType as ChatKind
+from handlers.common import answer, keyboard, register_chat, reply
 
 EXAMPLES = (
     ("search", "eurasian integration"),
@@ -30,16 +29,7 @@ Try:
 
 
 async def cmd_start(update: Update, context: AttacheContext) -> None:
-    chat, user = update.effective_chat, update.effective_user
-    if chat is not None and chat.type in ("private", "group", "supergroup"):
-        # Register the chat so it gets the default digest schedule from the first contact.
-        title = user.full_name if chat.type == "private" and user else chat.title
-        kind: ChatKind = (
-            "private"
-            if chat.type == "private"
-            else ("group" if chat.type == "group" else "supergroup")
-        )
-        await context.bot_data.chats.ensure(chat.id, kind, title)
+    await register_chat(update, context)
     buttons = keyboard(
         [(f"/{name} {args}".strip(), f"ex:{i}") for i, (name, args) in enumerate(EXAMPLES)]
     )

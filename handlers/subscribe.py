@@ -25,7 +25,6 @@ from handlers.common import (
     reply,
     target_chat,
 )
-from storage.errors import NotFound
 from storage.models import Subscription
 
 USAGE = """\
@@ -110,9 +109,8 @@ async def on_pick(update: Update, context: AttacheContext) -> None:
     if entity_id is None:
         await answer(update, STALE_BUTTON, alert=True)
         return
-    try:
-        outcome = await context.bot_data.chats.subscribe_entity(target.chat_id, entity_id)
-    except NotFound:
+    outcome = await context.bot_data.chats.subscribe_entity(target.chat_id, entity_id)
+    if outcome is None:
         await answer(update, STALE_BUTTON, alert=True)
         return
     await answer(update)

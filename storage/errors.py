@@ -1,10 +1,21 @@
-"""Storage error types.
+"""Storage error types: the only exceptions a storage backend lets escape on purpose.
 
-StorageError            base of everything raised by a storage backend on purpose
-├── NotFound            the row asked for does not exist (or belongs to another chat)
-├── AlreadyExists       a unique thing (subscription, feed URL) is there already
-├── LimitExceeded       a per-chat limit (e.g. subscriptions) would be passed
-└── MigrationError      the database schema is newer than this code, or a migration failed
+A backend maps its driver's errors to these at its boundary (as httpx maps transport errors),
+so callers catch ``storage.errors`` and never import a database driver.
+
+StorageError              base of everything raised by a storage backend
+├── NotFound              the row asked for does not exist (or belongs to another chat)
+├── AlreadyExists         a unique thing (subscription, feed URL) is there already
+├── LimitExceeded         a per-chat limit (e.g. subscriptions) would be passed
+├── MigrationError        the database schema is newer than this code, or a migration failed
+├── Unavailable           the database cannot be used right now: cannot be opened, stayed busy
+│                         or locked past the timeout, disk full, I/O error, read-only
+├── Corrupt               the database is damaged, or is not a database of this backend
+└── ConstraintViolation   a write broke a rule the database enforces (a bug, or a rule added
+                          by hand); the write was rolled back
+
+Any other driver error becomes a plain ``StorageError``. The driver's exception is kept as
+``__cause__`` for the logs.
 """
 
 from __future__ import annotations
@@ -28,3 +39,16 @@ class LimitExceeded(StorageError):
 
 class MigrationError(StorageError):
     """The schema cannot be brought to the version this code expects."""
+
+
+class Unavailable(StorageError):
+    """The database cannot be used right now (open, lock, disk or I/O failure); retrying later
+    may succeed."""
+
+
+class Corrupt(StorageError):
+    """The database is damaged or is not a database of this backend."""
+
+
+class ConstraintViolation(StorageError):
+    """A write broke a rule the database enforces; nothing of that write was kept."""

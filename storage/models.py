@@ -188,7 +188,8 @@ class SearchHit:
 class SearchPage:
     """A page of results and the total number of matches.
 
-    Counting stops at a cap (10,000 for SQLite): ``total_capped`` means "at least ``total``".
+    Counting stops at a cap (``storage.base.SEARCH_TOTAL_CAP``, 10,000): ``total_capped`` means
+    "at least ``total``".
     """
 
     total: int
@@ -307,7 +308,7 @@ class PercolateResult:
 
     ``matches`` counts (shared query or entity, article) pairs matched, not inbox rows: a
     backend may record matches once per query or entity and materialise a chat's inbox rows
-    only when the chat's inbox is read (``pending_inbox``). ``chats`` lists only the chats on
+    only when the chat's inbox is read (``pending_digest``). ``chats`` lists only the chats on
     ``instant`` frequency (not paused, not blocked) that got new matches, for the instant
     delivery job; chats on scheduled digests are not listed (their digest reads the inbox)."""
 

@@ -96,7 +96,7 @@ async def start_bot(
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)  # run_polling would call it; opens storage, sets commands
-    seed = await services.ingest_text(SEED_TEXT, source="Kazinform")
+    seed = await services.ingest.text(SEED_TEXT, source="Kazinform")
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=5, allowed_updates=ALLOWED_UPDATES)

@@ -6,18 +6,17 @@ private chat); who may act on which chat is decided by the handlers before calli
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Literal
 
 from bot import nlp
 from bot.chats.schedule import ScheduleError, next_digest_at, parse_hhmm
 from bot.chats.timezones import parse_timezone
+from bot.clock import Clock, utc_now
 from bot.config import Settings
 from bot.nlp.names import name_tokens
 from bot.search.query import parse_query, visible_text
-from bot.services import resolve_entities
+from bot.search.service import resolve_entities
 from storage.base import Storage
 from storage.errors import AlreadyExists, LimitExceeded, NotFound
 from storage.models import (
@@ -73,14 +72,14 @@ class Unknown:
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class NotSubscribed:
     """The subscription was not made; ``reason`` says why, ``detail`` adds specifics."""
 
     reason: RefusalReason
     detail: str = ""
 
 
-SubscribeOutcome = Subscribed | Ambiguous | Unknown | Refused
+SubscribeOutcome = Subscribed | Ambiguous | Unknown | NotSubscribed
 
 
 def parse_subscription(text: str) -> tuple[SubscriptionKind, str]:
@@ -101,7 +100,7 @@ class Chats:
         self,
         storage: Storage,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.storage = storage
         self.settings = settings
@@ -112,15 +111,26 @@ class Chats:
     async def ensure(self, chat_id: int, chat_type: ChatType, title: str | None) -> Chat:
         """The chat's row, created with the defaults (and a scheduled digest) when new."""
         chat = await self.storage.ensure_chat(
-            chat_id, chat_type, title, self.settings.default_timezone
+            chat_id, chat_type, title, self.settings.default_timezone, now=self.clock()
         )
         if chat.next_digest_at is None and chat.digest_frequency not in ("off", "instant"):
             chat = await self._save(chat)
         return chat
 
     async def get(self, chat_id: int) -> Chat:
-        """Return the chat; raise NotFound."""
+        """Return the chat; raise NotFound (for a chat the caller registered with ``ensure``)."""
         return await self.storage.get_chat(chat_id)
+
+    async def find(self, chat_id: int) -> Chat | None:
+        """The chat, or None when it never used the bot (or asked to be forgotten)."""
+        try:
+            return await self.storage.get_chat(chat_id)
+        except NotFound:
+            return None
+
+    async def mark_blocked(self, chat_id: int) -> None:
+        """The chat blocked the bot or is gone: stop its digests."""
+        await self.storage.mark_blocked(chat_id, self.clock())
 
     async def forget(self, chat_id: int) -> None:
         """Delete the chat with its subscriptions, inbox and settings."""
@@ -181,14 +191,14 @@ class Chats:
         """Subscribe to ``[person|country|org|keyword] WHAT``; entity names are resolved."""
         kind, query = parse_subscription(text)
         if not query:
-            return Refused("empty")
+            return NotSubscribed("empty")
         if len(query) > MAX_QUERY_CHARS:
-            return Refused("too_long", str(MAX_QUERY_CHARS))
+            return NotSubscribed("too_long", str(MAX_QUERY_CHARS))
         if kind == "keyword" or kind == "source":
             # Parsed exactly as /search parses it, so matching follows /search semantics.
             parsed = parse_query(query).text
             if parsed is None:
-                return Refused("no_words")
+                return NotSubscribed("no_words")
             return await self._add(NewSubscription(chat_id, kind, query, text=parsed), None)
         candidates = await self._candidates(query, kind)
         if not candidates:
@@ -197,9 +207,12 @@ class Chats:
             return Ambiguous(kind, query, candidates)
         return await self._add_entity(chat_id, candidates[0])
 
-    async def subscribe_entity(self, chat_id: int, entity_id: int) -> SubscribeOutcome:
-        """Subscribe to an entity picked from the candidates; raise NotFound if it is gone."""
-        entity = await self.storage.get_entity(entity_id)
+    async def subscribe_entity(self, chat_id: int, entity_id: int) -> SubscribeOutcome | None:
+        """Subscribe to an entity picked from the candidates; None if it is gone."""
+        try:
+            entity = await self.storage.get_entity(entity_id)
+        except NotFound:
+            return None
         return await self._add_entity(chat_id, entity)
 
     async def _candidates(self, query: str, kind: EntityKind) -> tuple[Entity, ...]:
@@ -235,12 +248,12 @@ class Chats:
     async def _add(self, sub: NewSubscription, entity: Entity | None) -> SubscribeOutcome:
         try:
             stored = await self.storage.add_subscription(
-                sub, self.settings.max_subscriptions_per_chat
+                sub, self.settings.max_subscriptions_per_chat, now=self.clock()
             )
         except AlreadyExists:
-            return Refused("duplicate", sub.query)
+            return NotSubscribed("duplicate", sub.query)
         except LimitExceeded:
-            return Refused("limit", str(self.settings.max_subscriptions_per_chat))
+            return NotSubscribed("limit", str(self.settings.max_subscriptions_per_chat))
         return Subscribed(stored, entity)
 
     async def subscriptions(self, chat_id: int) -> list[Subscription]:

@@ -4,13 +4,14 @@ The matching itself lives in storage (see :mod:`storage.sqlite.percolate`): keyw
 subscriptions must follow exactly the ``/search`` semantics, which are the full-text engine's,
 and person/country/organisation subscriptions match by entity id through the stored links.
 Matches are recorded once per shared query or entity; each chat's inbox rows appear when its
-inbox is read (``Storage.pending_inbox``), so digests see one item per matching subscription.
+inbox is read (``Storage.pending_digest``), so digests see one item per matching subscription.
 This module drains the queue of unmatched articles in batches, each batch in its own
 transaction, so callers (ingest, the periodic job) need one call.
 """
 
 from __future__ import annotations
 
+from bot.clock import Clock
 from storage.base import Storage
 from storage.models import PercolateResult
 
@@ -18,7 +19,7 @@ BATCH = 500  # articles per transaction: large enough to amortise, short enough 
 
 
 async def percolate_all(
-    storage: Storage, batch: int = BATCH, max_batches: int | None = None
+    storage: Storage, batch: int = BATCH, max_batches: int | None = None, *, clock: Clock
 ) -> PercolateResult:
     """Match every article waiting to be matched (at most ``max_batches`` batches, so a big
     backlog can be worked off over several calls); the totals, and every chat on ``instant``
@@ -28,7 +29,7 @@ async def percolate_all(
     done = 0
     while max_batches is None or done < max_batches:
         done += 1
-        result = await storage.percolate(batch)
+        result = await storage.percolate(batch, now=clock())
         if result.articles == 0:
             break
         articles += result.articles

@@ -20,15 +20,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, Protocol
 
-from telegram import LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Defaults, ExtBot
-
 from bot.chats.schedule import next_digest_at
-from bot.config import Settings
+from bot.clock import Clock, utc_now
 from bot.digests.compose import (
     DIGEST_CAP,
     Digest,
@@ -38,7 +34,6 @@ from bot.digests.compose import (
     summarize,
 )
 from bot.digests.deliver import (
-    Deliverer,
     DeliveryReport,
     DeliveryStorage,
     Sender,
@@ -55,7 +50,6 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 DUE_BATCH = 500
 DEFAULT_CONCURRENCY = 16
 ARTICLE_CACHE_SIZE = 50_000
@@ -172,7 +166,7 @@ class Digests:
         storage: DigestStorage,
         sender: Sender,
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         locks: KeyedLocks | None = None,
         cap: int = DIGEST_CAP,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -329,21 +323,3 @@ class Digests:
         if not digest.parts:
             return OnDemandResult("nothing")
         return OnDemandResult("sent", report.messages, len(digest.items), digest.remaining)
-
-
-async def send_due_once(settings: Settings, storage: DigestStorage, clock: Clock) -> RunReport:
-    """``attache digest send-due``: every due digest once, through a Bot built from settings
-    (no polling), with the same rate limiter and defaults as the running application."""
-    if settings.telegram_bot_token is None:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    bot: ExtBot[int] = ExtBot(
-        settings.telegram_bot_token.get_secret_value(),
-        base_url=settings.telegram_api_base_url,
-        defaults=Defaults(
-            parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
-        ),
-        rate_limiter=AIORateLimiter(max_retries=3),
-    )
-    async with bot:
-        digests = Digests(storage, Deliverer(bot), clock=clock)
-        return await digests.send_due()

@@ -1,110 +1,110 @@
-"""Feed use-cases: add, list and remove feeds; poll one feed or every due feed.
+"""Feed use-cases shared by the admin commands and the CLI, free of any output format.
 
-A poll is a conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the last success),
-then ``bot.feeds.parse.parse_feed``; entries whose guid is stored already are skipped, entries
-that carry only a summary get their page fetched and extracted (at most ``per_host`` requests at
-once to any one host, the summary kept when the page fails), and the new entries are handed to
-``store`` oldest first, in one call. Storage merges an entry that another feed already brought
-(same canonical URL or near-identical text), so a story carried by two feeds is stored once.
+``/addfeed URL 15`` and ``attache feeds add URL --interval 15`` both parse their words with the
+functions here and end in ``Feeds.add``, which returns ``Added``, ``AlreadyAdded`` or
+``NotAdded`` rather than raising. Polling itself is ``bot.feeds.poll.FeedPoller``.
 
-Scheduling lives in the database (``feeds.next_poll_at``). A success schedules the next poll one
-interval ahead with +/-10 % jitter (so feeds added together do not poll in lockstep); the n-th
-consecutive failure waits ``interval * 2**n`` (at most 24 h), and the 20th disables the feed and
-returns a notice for the admins. Validators (ETag, Last-Modified) are saved only after the new
-entries were stored, so a crash in between refetches rather than loses them.
-
-Nothing here knows Telegram; time comes from the injected clock, randomness from the injected RNG.
+Feed URLs are stored in canonical form (``bot.ingest.normalize.canonical_url``), as the OPML
+import stores them, so the same feed added both ways is recognised as one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
-import httpx
-
+from bot.clock import Clock
 from bot.feeds.opml import OPMLFeed, export_opml, parse_opml
-from bot.feeds.parse import FeedEntry, FeedError, ParsedFeed, parse_feed
-from bot.ingest.fetch import DEFAULT_TIMEOUT, fetch
-from bot.ingest.html import parse_html
-from bot.ingest.model import IngestError, ParsedArticle
+from bot.feeds.poll import (
+    DEFAULT_INTERVAL_S,
+    MAX_PARALLEL_FEEDS,
+    MIN_INTERVAL_S,
+    FeedPoller,
+    host_of,
+)
+from bot.ingest.model import IngestError
+from bot.ingest.normalize import canonical_url
+from bot.urls import has_http_scheme
+from storage.base import Storage
 from storage.errors import AlreadyExists
-from storage.models import (
-    Feed,
-    PollOutcome,
-)
+from storage.models import Feed, PollOutcome
 
-log = logging.getLogger(__name__)
-
-DEFAULT_INTERVAL_S = 600
-MIN_INTERVAL_S = 60
-MAX_BACKOFF_S = 24 * 3600
-DISABLE_AFTER_FAILURES = 20
-JITTER = 0.10
-PAGE_FETCHES_PER_HOST = 2
-#: Summary-only entries beyond this many in one poll keep their summary (a first poll of a big
-#: feed would otherwise fetch hundreds of pages at once).
-MAX_PAGE_FETCHES_PER_POLL = 40
-MAX_PARALLEL_FEEDS = 4
-#: Only the newest entries of a feed are considered: a 10 MB feed can list tens of thousands.
-MAX_ENTRIES_PER_POLL = 500
-
-FEED_CONTENT_TYPES: tuple[str, ...] = (
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/rdf+xml",
-    "application/feed+json",
-    "application/xml",
-    "text/xml",
-    "application/json",
-    "text/plain",
-    "text/html",  # misconfigured servers send feeds as text/html; parse_feed judges the body
-    "application/octet-stream",
-    "+xml",
-    "+json",
-)
-PAGE_CONTENT_TYPES: tuple[str, ...] = ("text/html", "application/xhtml+xml")
-
-OutcomeT = TypeVar("OutcomeT")
+DEFAULT_INTERVAL_MIN = DEFAULT_INTERVAL_S // 60
+MIN_INTERVAL_MIN = MIN_INTERVAL_S // 60
+#: A feed polled less than weekly is better removed; larger numbers are typing mistakes.
+MAX_INTERVAL_MIN = 7 * 24 * 60
 
 
-class FeedStorage(Protocol):
-    """The part of ``storage.base.Storage`` that feeds use (any Storage is one)."""
-
-    async def add_feed(self, url: str, title: str | None, interval_s: int) -> Feed: ...
-    async def list_feeds(self) -> list[Feed]: ...
-    async def remove_feed(self, feed_id: int) -> bool: ...
-    async def due_feeds(self, now: datetime) -> list[Feed]: ...
-    async def record_poll(self, outcome: PollOutcome, at: datetime) -> Feed: ...
-    async def seen_guids(self, guids: Sequence[str]) -> set[str]: ...
+class FeedArgumentError(ValueError):
+    """Arguments of a feed command that cannot be used; the message says what is wrong."""
 
 
-#: Stores parsed articles (enriching and deduplicating them); ``Services.store`` is one.
-Store = Callable[[Sequence[ParsedArticle]], Awaitable[Sequence[OutcomeT]]]
-Clock = Callable[[], datetime]
+def parse_interval(text: str) -> int:
+    """Minutes between polls from ``"15"``, ``"15m"`` or ``"15min"``; FeedArgumentError else."""
+    cleaned = text.strip().lower().removesuffix("min").removesuffix("m").strip()
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 6:
+        raise FeedArgumentError(
+            f"the interval must be a whole number of minutes, not {text.strip()[:40]!r}"
+        )
+    minutes = int(cleaned)
+    if not MIN_INTERVAL_MIN <= minutes <= MAX_INTERVAL_MIN:
+        raise FeedArgumentError(
+            f"the interval must be from {MIN_INTERVAL_MIN} to {MAX_INTERVAL_MIN} minutes "
+            f"(a week), not {minutes}"
+        )
+    return minutes
+
+
+def parse_add_arguments(text: str) -> tuple[str, int]:
+    """``"URL [minutes]"`` -> (URL, minutes between polls); FeedArgumentError when unusable."""
+    words = text.split()
+    if not words:
+        raise FeedArgumentError("give the feed's URL")
+    if len(words) > 2:
+        raise FeedArgumentError(
+            "give only the feed's URL and, optionally, the minutes between polls"
+        )
+    url = words[0]
+    if not has_http_scheme(url.lower()):
+        raise FeedArgumentError("the feed's address must start with http:// or https://")
+    minutes = parse_interval(words[1]) if len(words) == 2 else DEFAULT_INTERVAL_MIN
+    return url, minutes
+
+
+def parse_feed_id(text: str) -> int:
+    """A feed id (``"3"`` or ``"#3"``); FeedArgumentError otherwise."""
+    cleaned = text.strip().lstrip("#")
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 12 or int(cleaned) == 0:
+        raise FeedArgumentError("give the feed's number, as shown by the list of feeds")
+    return int(cleaned)
+
+
+# --------------------------------------------------------------------------- outcomes
 
 
 @dataclass(frozen=True, slots=True)
-class PollResult(Generic[OutcomeT]):
-    """What one poll did. ``notice`` is set when the feed was just disabled (tell the admins)."""
+class Added:
+    """The feed was fetched, recognised as a feed, and stored; its first poll is due now."""
 
-    feed: Feed  # the feed as stored after the poll
-    ok: bool
-    not_modified: bool = False
-    entries: int = 0  # entries in the feed document
-    new_entries: int = 0  # entries whose guid was not stored yet
-    pages_fetched: int = 0  # summary-only entries whose page was fetched and used
-    pages_unused: int = 0  # page fetch or extraction failed, or gave less than the summary
-    stored: tuple[OutcomeT, ...] = ()  # what ``store`` returned, one per new entry
-    error: str | None = None
-    disabled: bool = False
-    notice: str | None = None
+    feed: Feed
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyAdded:
+    """A feed with this (canonical) URL is already polled."""
+
+    feed: Feed
+
+
+@dataclass(frozen=True, slots=True)
+class NotAdded:
+    """The URL was not added; ``reason`` says why in plain words."""
+
+    url: str
+    reason: str
+
+
+AddOutcome = Added | AlreadyAdded | NotAdded
 
 
 @dataclass(slots=True)
@@ -116,96 +116,88 @@ class OPMLImport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def next_poll_delay(
-    interval_s: int, failures: int, rng: random.Random, *, jitter: float = JITTER
-) -> float:
-    """Seconds until the next poll after ``failures`` consecutive failures (0 after a success)."""
-    base = interval_s * (1 << min(failures, 32))
-    return min(base * rng.uniform(1 - jitter, 1 + jitter), MAX_BACKOFF_S)
+# --------------------------------------------------------------------------- use-cases
 
 
-def disabled_notice(feed: Feed, error: str) -> str:
-    """The message for the admins when a feed is disabled."""
-    name = feed.title or feed.url
-    return (
-        f"Feed {feed.id} ({name}) was disabled after {DISABLE_AFTER_FAILURES} failed polls "
-        f"in a row. Last error: {error}. Remove it, or add it again once it works."
-    )
+class Feeds:
+    """Adding, listing, removing, importing and exporting feeds."""
 
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
-class FeedPoller(Generic[OutcomeT]):
-    """Feed use-cases over one storage, one HTTP client and one article store."""
-
-    def __init__(
-        self,
-        storage: FeedStorage,
-        client: httpx.AsyncClient,
-        store: Store[OutcomeT],
-        *,
-        now: Clock,
-        allow_private: bool = False,
-        rng: random.Random | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        per_host: int = PAGE_FETCHES_PER_HOST,
-        max_page_fetches: int = MAX_PAGE_FETCHES_PER_POLL,
-        max_parallel_feeds: int = MAX_PARALLEL_FEEDS,
-    ) -> None:
+    def __init__(self, storage: Storage, poller: FeedPoller, clock: Clock) -> None:
         self.storage = storage
-        self.client = client
-        self.store = store
-        self.now = now
-        self.allow_private = allow_private
-        self.rng = rng or random.Random()
-        self.timeout = timeout
-        self.per_host = per_host
-        self.max_page_fetches = max_page_fetches
-        self.max_parallel_feeds = max_parallel_feeds
-        # One semaphore per host, shared by every feed polled by this poller.
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self.poller = poller
+        self.clock = clock
 
-    # ------------------------------------------------------------------ admin use-cases
+    async def list(self) -> list[Feed]:
+        """Every feed, in the order they were added."""
+        return sorted(await self.storage.list_feeds(), key=lambda feed: feed.id)
 
-    async def add_feed(self, url: str, interval_s: int = DEFAULT_INTERVAL_S) -> Feed:
-        """Fetch ``url`` once to check it is a feed and learn its title, then store it.
+    async def find(self, feed_id: int) -> Feed | None:
+        """The feed with this id, or None."""
+        return next((feed for feed in await self.list() if feed.id == feed_id), None)
 
-        The first real poll is due at once. Raises IngestError (not a feed, unreachable...),
-        ValueError (interval below the minimum) or storage's AlreadyExists.
-        """
-        url = url.strip()
-        if interval_s < MIN_INTERVAL_S:
-            raise ValueError(f"the interval must be at least {MIN_INTERVAL_S} seconds")
-        parsed = await self._fetch_feed(url, etag=None, last_modified=None)
-        if parsed is None:
-            raise FeedError(f"{url} answered 304 Not Modified to a request without validators")
-        feed, _etag, _modified = parsed
-        title = feed.title or _host(url) or url
-        stored = await self.storage.add_feed(url, title, interval_s)
+    async def _by_url(self, url: str) -> Feed | None:
+        return next((feed for feed in await self.list() if feed.url == url), None)
+
+    async def add(self, url: str, interval_min: int = DEFAULT_INTERVAL_MIN) -> AddOutcome:
+        """Check ``url`` by fetching it once (the title is learned then) and store it as a feed.
+
+        The first real poll is due at once."""
+        if interval_min < MIN_INTERVAL_MIN:
+            return NotAdded(url, f"the interval must be at least {MIN_INTERVAL_S} seconds")
+        try:
+            canonical = canonical_url(url)
+        except IngestError as exc:
+            return NotAdded(url, exc.message)
+        known = await self._by_url(canonical)
+        if known is not None:
+            return AlreadyAdded(known)  # no need to fetch it again
+        try:
+            return Added(await self._store(canonical, interval_min * 60))
+        except AlreadyExists:
+            # Added meanwhile by another admin or process.
+            raced = await self._by_url(canonical)
+            if raced is None:
+                return NotAdded(
+                    canonical, "it was added and removed again meanwhile; try once more"
+                )
+            return AlreadyAdded(raced)
+        except IngestError as exc:
+            return NotAdded(canonical, exc.message)
+
+    async def _store(self, url: str, interval_s: int) -> Feed:
+        """Probe the feed, store it, and make its first poll due now; raises IngestError
+        (not a feed, unreachable...) or AlreadyExists."""
+        parsed = await self.poller.probe(url)
+        title = parsed.title or host_of(url) or url
+        now = self.clock()
+        stored = await self.storage.add_feed(url, title, interval_s, now=now)
         # No validators yet: the first poll must fetch the whole feed and store its entries.
         return await self.storage.record_poll(
-            PollOutcome(feed_id=stored.id, ok=True, next_poll_at=self.now(), title=title),
-            at=self.now(),
+            PollOutcome(feed_id=stored.id, ok=True, next_poll_at=now, title=title), at=now
         )
 
-    async def list_feeds(self) -> list[Feed]:
-        return await self.storage.list_feeds()
+    async def remove(self, feed_id: int) -> Feed | None:
+        """Stop polling a feed (its stored articles stay); the removed feed, or None if unknown."""
+        feed = await self.find(feed_id)
+        if feed is None or not await self.storage.remove_feed(feed_id):
+            return None
+        return feed
 
-    async def import_opml(self, data: bytes, interval_s: int = DEFAULT_INTERVAL_S) -> OPMLImport:
-        """Add every feed of an OPML document (each checked like ``add_feed``, a few at once).
+    async def import_opml(
+        self, data: bytes, interval_min: int = DEFAULT_INTERVAL_MIN
+    ) -> OPMLImport:
+        """Add every feed of an OPML document (each checked like ``add``, a few at once).
 
         Raises OPMLError when the document itself is unusable; a bad feed is only reported.
         """
         listed = parse_opml(data)
         report = OPMLImport()
-        slots = asyncio.Semaphore(self.max_parallel_feeds)
+        slots = asyncio.Semaphore(MAX_PARALLEL_FEEDS)
 
         async def one(item: OPMLFeed) -> None:
             async with slots:
                 try:
-                    report.added.append(await self.add_feed(item.url, interval_s))
+                    report.added.append(await self._store(item.url, interval_min * 60))
                 except AlreadyExists:
                     report.existing.append(item.url)
                 except IngestError as exc:
@@ -216,192 +208,5 @@ class FeedPoller(Generic[OutcomeT]):
 
     async def export_opml(self) -> str:
         """Every feed as an OPML 2.0 document."""
-        feeds = sorted(await self.storage.list_feeds(), key=lambda feed: feed.id)
-        return export_opml([(feed.url, feed.title) for feed in feeds], now=self.now())
-
-    async def remove_feed(self, feed_id: int) -> bool:
-        return await self.storage.remove_feed(feed_id)
-
-    # ------------------------------------------------------------------ polling
-
-    async def poll_due(self, now: datetime | None = None) -> list[PollResult[OutcomeT]]:
-        """Poll every enabled feed whose time has come, a few at once; one result per feed."""
-        due = await self.storage.due_feeds(now or self.now())
-        slots = asyncio.Semaphore(self.max_parallel_feeds)
-
-        async def one(feed: Feed) -> PollResult[OutcomeT]:
-            async with slots:
-                try:
-                    return await self.poll_feed(feed)
-                except Exception as exc:
-                    # A bug or a storage error must not stop the other feeds; the feed backs off
-                    # like any failure so it is not retried every tick.
-                    log.exception("polling feed %s (%s) failed", feed.id, feed.url)
-                    return await self._failure(feed, f"internal error: {exc!r}")
-
-        return list(await asyncio.gather(*(one(feed) for feed in due)))
-
-    async def poll_feed(self, feed: Feed) -> PollResult[OutcomeT]:
-        """Poll one feed now, store its new entries and record the outcome."""
-        try:
-            fetched = await self._fetch_feed(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
-            )
-        except IngestError as exc:
-            return await self._failure(feed, exc.message)
-        if fetched is None:
-            updated = await self._success(feed, title=None, etag=None, last_modified=None)
-            return PollResult(feed=updated, ok=True, not_modified=True)
-        parsed, etag, last_modified = fetched
-
-        fresh = await self._unseen(parsed.entries[-MAX_ENTRIES_PER_POLL:])
-        title = feed.title or parsed.title or _host(feed.url)
-        articles, pages_used, pages_unused = await self._articles(fresh, source=title)
-        stored = tuple(await self.store(articles)) if articles else ()
-        updated = await self._success(
-            feed, title=parsed.title, etag=etag, last_modified=last_modified
-        )
-        return PollResult(
-            feed=updated,
-            ok=True,
-            entries=len(parsed.entries),
-            new_entries=len(fresh),
-            pages_fetched=pages_used,
-            pages_unused=pages_unused,
-            stored=stored,
-        )
-
-    # ------------------------------------------------------------------ steps
-
-    async def _fetch_feed(
-        self, url: str, *, etag: str | None, last_modified: str | None
-    ) -> tuple[ParsedFeed, str | None, str | None] | None:
-        """The parsed feed with its new validators, or None when the server said 304."""
-        result = await fetch(
-            url,
-            client=self.client,
-            allow_private=self.allow_private,
-            timeout=self.timeout,
-            accept=FEED_CONTENT_TYPES,
-            etag=etag,
-            last_modified=last_modified,
-        )
-        if result.not_modified:
-            return None
-        now = self.now()
-        content_type = result.headers.get("content-type")
-        # feedparser is CPU-bound (a 10 MB feed takes seconds): keep the event loop free.
-        parsed = await asyncio.to_thread(
-            parse_feed, result.raw, url=result.url, content_type=content_type, now=now
-        )
-        return parsed, result.etag, result.last_modified
-
-    async def _unseen(self, entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-        unique: dict[str, FeedEntry] = {}
-        for entry in entries:
-            unique.setdefault(entry.guid, entry)
-        seen = await self.storage.seen_guids(list(unique)) if unique else set()
-        return [entry for guid, entry in unique.items() if guid not in seen]
-
-    async def _articles(
-        self, entries: Sequence[FeedEntry], *, source: str
-    ) -> tuple[list[ParsedArticle], int, int]:
-        """Entries as articles, in order: (articles, pages used, pages not used)."""
-        to_fetch = [i for i, e in enumerate(entries) if not e.has_full_text and e.url]
-        to_fetch = to_fetch[: self.max_page_fetches]
-        pages = await asyncio.gather(*(self._from_page(entries[i], source) for i in to_fetch))
-        by_index = dict(zip(to_fetch, pages, strict=True))
-        articles: list[ParsedArticle] = []
-        for i, entry in enumerate(entries):
-            article = by_index.get(i) or _from_entry(entry, source)
-            if article is not None:
-                articles.append(article)
-        used = sum(page is not None for page in pages)
-        return articles, used, len(pages) - used
-
-    async def _from_page(self, entry: FeedEntry, source: str) -> ParsedArticle | None:
-        """The entry's page extracted, or None (then the summary is used)."""
-        assert entry.url is not None
-        slot = self._host_slots.setdefault(_host(entry.url), asyncio.Semaphore(self.per_host))
-        try:
-            async with slot:
-                result = await fetch(
-                    entry.url,
-                    client=self.client,
-                    allow_private=self.allow_private,
-                    timeout=self.timeout,
-                    accept=PAGE_CONTENT_TYPES,
-                )
-            page = await asyncio.to_thread(parse_html, result.text, url=result.url, now=self.now())
-        except IngestError as exc:
-            log.info("page of feed entry %s not used: %s", entry.url, exc.message)
-            return None
-        except Exception:
-            # The extractor meets hostile HTML; one bad page must not cost the feed its entries.
-            log.exception("extracting %s failed", entry.url)
-            return None
-        if len(page.text) <= len(entry.text):
-            return None  # the extractor found less than the feed already gave
-        return replace(
-            page,
-            title=entry.title or page.title,
-            url=entry.url,
-            source=source,
-            published_at=entry.published_at or page.published_at,
-            guid=entry.guid,
-        )
-
-    async def _success(
-        self, feed: Feed, *, title: str | None, etag: str | None, last_modified: str | None
-    ) -> Feed:
-        now = self.now()
-        delay = next_poll_delay(feed.interval_s, 0, self.rng)
-        return await self.storage.record_poll(
-            PollOutcome(
-                feed_id=feed.id,
-                ok=True,
-                next_poll_at=now + timedelta(seconds=delay),
-                etag=etag,
-                last_modified=last_modified,
-                title=title if not feed.title else None,
-            ),
-            at=now,
-        )
-
-    async def _failure(self, feed: Feed, error: str) -> PollResult[OutcomeT]:
-        now = self.now()
-        failures = feed.failures + 1
-        disable = failures >= DISABLE_AFTER_FAILURES
-        delay = next_poll_delay(feed.interval_s, failures, self.rng)
-        updated = await self.storage.record_poll(
-            PollOutcome(
-                feed_id=feed.id,
-                ok=False,
-                next_poll_at=now + timedelta(seconds=delay),
-                error=error,
-                disable=disable,
-            ),
-            at=now,
-        )
-        log.warning("feed %s (%s) failed %d time(s): %s", feed.id, feed.url, failures, error)
-        return PollResult(
-            feed=updated,
-            ok=False,
-            error=error,
-            disabled=disable,
-            notice=disabled_notice(updated, error) if disable else None,
-        )
-
-
-def _from_entry(entry: FeedEntry, source: str) -> ParsedArticle | None:
-    text = entry.text or entry.title
-    if not text:
-        return None
-    return ParsedArticle(
-        title=entry.title,
-        text=text,
-        url=entry.url,
-        source=source,
-        published_at=entry.published_at,
-        guid=entry.guid,
-    )
+        feeds = await self.list()
+        return export_opml([(feed.url, feed.title) for feed in feeds], now=self.clock())

@@ -8,7 +8,8 @@ entity identity an article mentioning it would get (for subscribing before the n
 
 from __future__ import annotations
 
-from bot.nlp.entities import EntitySummary, Extraction, Span, Verdict, extract
 from bot.nlp.known import known_entities
+from bot.nlp.model import EntitySummary, Extraction, Span, Verdict
+from bot.nlp.pipeline import extract
 
 __all__ = ["EntitySummary", "Extraction", "Span", "Verdict", "extract", "known_entities"]

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.nlp.gazetteer_tables import COUNTRIES, ORGANISATIONS
-
-DATA_DIR = Path(__file__).parent / "data"
+from bot.nlp.model import DATA_DIR
 
 # Leading words the scorer and the extractor treat as titles, not names.
 _TITLE_WORDS = {

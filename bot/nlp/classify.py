@@ -4,6 +4,9 @@ A linear score over weighted cue phrases (meetings, visits, talks, treaties, san
 ambassadors, foreign ministries, summits, UN/OSCE business) minus cues of other beats (company
 earnings, sport, technology, domestic crime), plus what the entities say (several countries,
 diplomatic organisations), squashed by a logistic curve. One precompiled regex finds every cue.
+
+`classify_extraction` scores a text given the entities already found in it and never runs the
+extractor itself; `bot.nlp.pipeline` joins the two (and offers `classify` for a bare text).
 """
 
 from __future__ import annotations
@@ -11,13 +14,7 @@ from __future__ import annotations
 import math
 import re
 
-from bot.nlp.entities import Extraction, Verdict, extract_entities
-
-
-def _words(block: str) -> list[str]:
-    """Whitespace-separated words of a literal block (keeps long word lists readable)."""
-    return block.split()
-
+from bot.nlp.model import Extraction, Verdict, words_of
 
 # cue label -> (weight, phrases separated by "|"); matched on lower-cased words.
 _CUES: dict[str, tuple[float, str]] = {
@@ -169,7 +166,7 @@ def _phrase_table() -> tuple[dict[str, tuple[str, bool]], frozenset[str]]:
 _PHRASES, _PHRASE_STARTS = _phrase_table()
 _MAX_PHRASE = max(p.count(" ") + 1 for p in _PHRASES)
 _DIPLOMATIC_ORGS = frozenset(
-    _words(
+    words_of(
         """
         org:un org:unsc org:unga org:unhrc org:osce org:nato org:eu org:eaeu org:csto
         org:cis org:sco org:brics org:unionstate org:g7 org:g8 org:g20 org:asean org:au
@@ -243,10 +240,3 @@ def classify_extraction(text: str, title: str, extraction: Extraction) -> Verdic
         label=probability >= _THRESHOLD,
         reasons=tuple(r for _, r in reasons),
     )
-
-
-def classify(text: str, title: str = "", extraction: Extraction | None = None) -> Verdict:
-    """Is this article diplomatic news? Extracts entities itself unless they are given."""
-    if extraction is None:
-        extraction = extract_entities(f"{title}\n{text}" if title else text)
-    return classify_extraction(text, title, extraction)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.nlp.entities import Span, extract
+from bot.nlp.model import Span
+from bot.nlp.pipeline import extract
 
 
 def _spans(spans: Iterable[Span]) -> list[dict[str, Any]]:

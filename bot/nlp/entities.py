@@ -7,6 +7,9 @@ is left is judged word by word: statistics learned from public-domain newswire (
 capitalised word is part of a person's name), first-name and office-holder gazetteers, and cues
 around the run (titles, "said", "according to"). A later bare surname links to the full name
 found earlier in the article. Only dict look-ups and precompiled regexes run per word.
+
+`extract_entities(text)` is the entry point. It knows nothing of the diplomatic classifier:
+`bot.nlp.pipeline.extract` runs it and then the classifier, so neither imports the other.
 """
 
 from __future__ import annotations
@@ -16,65 +19,11 @@ import gzip
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass
 
+from bot.nlp.model import DATA_DIR, EntitySummary, Extraction, Span, words_of
 from bot.nlp.names import TITLE_WORDS, alias_keys, fold_token, person_key
-
-
-def _words(block: str) -> list[str]:
-    """Whitespace-separated words of a literal block (keeps long word lists readable)."""
-    return block.split()
-
-
-DATA_DIR = Path(__file__).parent / "data"
-
-EntityKind = Literal["person", "country", "org"]
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One mention: text[start:end] == text; canonical name and entity key it resolves to."""
-
-    start: int
-    end: int
-    text: str
-    canonical: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class EntitySummary:
-    """One distinct entity of an article with its lookup aliases and how often it is mentioned."""
-
-    kind: EntityKind
-    canonical: str
-    key: str
-    aliases: tuple[str, ...]
-    mentions: int
-    first_offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Diplomatic relevance: a score in 0..1, the label, and the cues that fired."""
-
-    score: float
-    label: bool
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Extraction:
-    """Everything `extract` finds in one text."""
-
-    persons: tuple[Span, ...]
-    countries: tuple[Span, ...]
-    orgs: tuple[Span, ...]
-    entities: tuple[EntitySummary, ...]
-    diplomatic: Verdict = field(default_factory=lambda: Verdict(0.0, False, ()))
-
+from storage.models import EntityKind
 
 # --- patterns ---------------------------------------------------------------------------------
 
@@ -95,7 +44,7 @@ _CONNECTORS = (
 _RUN = re.compile(rf"{_WORD}(?:[ \t]+(?:(?:{_CONNECTORS})[ \t]+)*{_WORD})*")
 _TOKEN = re.compile(rf"{_WORD}|\b(?:{_CONNECTORS})\b")
 _NAME_PARTICLES = frozenset(
-    _words(
+    words_of(
         """
         de du des del della da do dos das van von der den ter la le bin ibn al el bint ben
         di zu y e wa
@@ -143,14 +92,14 @@ _AUX_AFTER = re.compile(
 )
 _BLOCK_AFTER = re.compile(r"[ \t]+(?:administration|doctrine|era|cabinet|government)\b")
 _ROMAN = frozenset(
-    _words(
+    words_of(
         """
     II III IV V VI VII VIII IX XI XII XIII XIV XV XVI
     """
     )
 )
 _HEAD_NOUNS = frozenset(
-    _words(
+    words_of(
         """
         airport university ministry council party committee commission agency department
         office court army bank institute center centre company corporation street avenue
@@ -163,7 +112,7 @@ _HEAD_NOUNS = frozenset(
     )
 )
 _EVENT_HEADS = frozenset(
-    _words(
+    words_of(
         """
     hurricane storm typhoon cyclone tropical operation fort camp
     """
@@ -216,7 +165,7 @@ _SENTENCE_END = frozenset('.!?:;"“”«»—–-\n([')
 
 # Capitalised words that are never a person's name or part of one in news text.
 _NOT_NAMES = frozenset(
-    _words(
+    words_of(
         """
         january february march april may june july august september october november
         december monday tuesday wednesday thursday friday saturday sunday today yesterday
@@ -250,7 +199,7 @@ _NOT_NAMES = frozenset(
 
 # Russian function words and calendar words that open sentences or headlines.
 _RUSSIAN_NOT_NAMES = frozenset(
-    _words(
+    words_of(
         """
         во на по из за до от для при про без под над об обо как что это эти этот так но и
         или если когда где уже еще ещё также тем кроме после перед между январь февраль март
@@ -698,20 +647,6 @@ def _sentence_initial(text: str, start: int) -> bool:
     while i >= 0 and text[i] in " \t":
         i -= 1
     return i < 0 or text[i] in _SENTENCE_END
-
-
-def extract(text: str) -> Extraction:
-    """Find persons, countries and organisations in `text`, and judge whether it is diplomatic."""
-    from bot.nlp.classify import classify_extraction  # the classifier needs the entities
-
-    ents = extract_entities(text)
-    return Extraction(
-        persons=ents.persons,
-        countries=ents.countries,
-        orgs=ents.orgs,
-        entities=ents.entities,
-        diplomatic=classify_extraction(text, "", ents),
-    )
 
 
 def extract_entities(text: str) -> Extraction:

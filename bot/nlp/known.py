@@ -20,15 +20,15 @@ from bot.nlp.entities import (
     _NAME,
     _NOT,
     _NOT_NAMES,
-    EntityKind,
-    EntitySummary,
     _Gazetteer,
     _gazetteer,
     _is_first_name,
     _word_class,
     extract_entities,
 )
+from bot.nlp.model import EntitySummary
 from bot.nlp.names import TITLE_WORDS, alias_keys, name_tokens, person_key
+from storage.models import EntityKind
 
 # Longer queries are sentences, not names.
 MAX_NAME_WORDS = 6

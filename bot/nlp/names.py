@@ -14,19 +14,12 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
-
-def _words(block: str) -> list[str]:
-    """Whitespace-separated words of a literal block (keeps long word lists readable)."""
-    return block.split()
-
-
-DATA_DIR = Path(__file__).parent / "data"
+from bot.nlp.model import DATA_DIR, words_of
 
 # Words that precede a name without being part of it ("President", "Mr.", "Foreign Minister").
 TITLE_WORDS = frozenset(
-    _words(
+    words_of(
         """
         mr mrs ms miss mme dr prof sir dame lord lady president vice prime minister
         foreign deputy secretary general secretary-general gen lt col colonel major maj
@@ -51,7 +44,7 @@ TITLE_WORDS = frozenset(
 _CYRILLIC = dict(
     zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєўґ",
-        _words(
+        words_of(
             """
             a b v g d e yo zh z i y k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya i
             yi ye w g

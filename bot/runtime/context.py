@@ -1,6 +1,7 @@
 """Typed PTB context: everything handlers need lives in one ``BotData`` object.
 
-PTB creates ``BotData`` without arguments; ``bot/app.py`` binds settings and services to it.
+PTB creates ``BotData`` without arguments; ``bot.app`` binds the services and digests to it
+once, right after building the application.
 The small in-memory stores here (search queries behind paging buttons, administrator checks,
 channel selections) are bounded and may be lost on restart without harm.
 """
@@ -18,9 +19,9 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.chats.service import Chats
 from bot.config import Settings
 from bot.digests.service import Digests
-from bot.feeds.service import FeedPoller
+from bot.feeds.service import Feeds
 from bot.runtime.throttle import Throttle
-from bot.services import IngestOutcome, Services
+from bot.services import Services
 
 
 class QueryCache:
@@ -84,58 +85,49 @@ class ChannelTarget:
 
 
 class BotData:
-    """Application-wide state. PTB creates it without arguments; ``bot/app.py`` binds it."""
+    """Application-wide state. PTB creates it without arguments; ``bot.app`` binds it once."""
 
     def __init__(self) -> None:
-        self._settings: Settings | None = None
         self._services: Services | None = None
-        self._chats: Chats | None = None
-        self._feeds: FeedPoller[IngestOutcome] | None = None
+        self._digests: Digests | None = None
         self.search_throttle = Throttle(limit=10, window=60.0)
         self.queries = QueryCache()
         self.admins = TTLCache(ttl=60.0)
         # user id -> the channel their subscription and digest commands act on
         self.channel_targets: dict[int, ChannelTarget] = {}
-        # Set in post_init by bot.runtime.jobs.schedule_jobs: the JobQueue ticks and /digest now,
-        # /more share it, hence one pacer for Telegram's limits and one lock per chat.
-        self.digests: Digests | None = None
 
-    def bind(self, settings: Settings, services: Services) -> None:
-        self._settings = settings
+    def bind(self, services: Services, digests: Digests) -> None:
+        """Attach the use-cases and the digests (whose sender is the app's bot); once."""
+        if self._services is not None:
+            raise RuntimeError("BotData is bound already")
         self._services = services
-        self._chats = Chats(services.storage, settings, clock=services.now)
-
-    def bind_feeds(self, feeds: FeedPoller[IngestOutcome]) -> None:
-        """Set the app's one feed poller (built once the services' HTTP client is open)."""
-        self._feeds = feeds
-
-    def _unbound(self) -> RuntimeError:
-        return RuntimeError("BotData is not bound: build the app with bot.app.build_application")
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            raise self._unbound()
-        return self._settings
+        self._digests = digests
 
     @property
     def services(self) -> Services:
         if self._services is None:
-            raise self._unbound()
+            raise RuntimeError("BotData is not bound: build the app with bot.app.build_application")
         return self._services
 
     @property
-    def chats(self) -> Chats:
-        if self._chats is None:
-            raise self._unbound()
-        return self._chats
+    def digests(self) -> Digests:
+        """Digests shared by the JobQueue ticks, ``/digest now`` and ``/more``: one pacer for
+        Telegram's limits and one lock per chat."""
+        if self._digests is None:
+            raise RuntimeError("BotData is not bound: build the app with bot.app.build_application")
+        return self._digests
 
     @property
-    def feeds(self) -> FeedPoller[IngestOutcome]:
-        """The feed poller shared by the admin commands and the polling job."""
-        if self._feeds is None:
-            raise RuntimeError("BotData.feeds is not bound: the app's post_init binds it")
-        return self._feeds
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def chats(self) -> Chats:
+        return self.services.chats
+
+    @property
+    def feeds(self) -> Feeds:
+        return self.services.feeds
 
 
 @dataclass

@@ -44,7 +44,7 @@ from bot.sandbox import (
 )
 from bot.services import Services
 
-log = logging.getLogger("attache.console")
+log = logging.getLogger(__name__)
 
 #: The bot's user id in the sandbox (the digits before ``:`` of its throwaway token).
 CONSOLE_BOT_ID = 7000001
@@ -358,7 +358,7 @@ class ConsoleSession:
         if not paths:
             self.print("usage: :ingest PATH... (article files or URLs)")
             return
-        report = await self.services.ingest_sources(paths)
+        report = await self.services.ingest.sources(paths)
         for outcome in report.outcomes[:10]:
             state = "stored" if outcome.created else "already stored"
             self.print(f"#{outcome.article_id} {state}: {outcome.title}")
@@ -475,7 +475,7 @@ async def _console(
         await app.updater.start_polling(
             poll_interval=0, timeout=10, allowed_updates=ALLOWED_UPDATES
         )
-        articles = await services.storage.count_articles()
+        articles = (await services.search.stats()).articles
         if script_lines is not None:
             reader = _Reader(_ScriptReader(script_lines, stdout), echo_stdin=False)
             interactive = False
@@ -485,7 +485,7 @@ async def _console(
         stdout.write(
             f"Attaché console: @{BOT_USERNAME} on a local Bot API server "
             f"({time.perf_counter() - started:.1f} s to start)\n"
-            f"database {bound.database_path} holds {articles} article(s). "
+            f"database {bound.database_url} holds {articles} article(s). "
             "Try /start; :help lists console commands, :quit leaves.\n"
         )
         stdout.flush()

@@ -217,7 +217,7 @@ def _close(tag: _OpenTag, end: int, text: str, parent: _OpenTag | None) -> list[
     return [MessageEntity(entity_type, tag.start, length)]
 
 
-def parse_html(source: str) -> tuple[str, list[MessageEntity]]:
+def parse_message_html(source: str) -> tuple[str, list[MessageEntity]]:
     """Parse Telegram HTML into ``(plain_text, entities)``.
 
     Raises:

@@ -1,4 +1,4 @@
-"""The sandbox's world: users, chats and messages, and their Bot API JSON shapes.
+"""The values of the sandbox's world: users, chats and messages, and their Bot API JSON shapes.
 
 Users, chats and message snapshots are what tests hold and pass back to the server's user-side
 API. Messages are frozen snapshots: an edit stores a new snapshot, so a message a test kept
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.sandbox.html_parse import MessageEntity
+from storage.models import ChatType
 
 JSONDict = dict[str, Any]
-ChatType = Literal["private", "group", "supergroup", "channel"]
 MemberStatus = Literal["creator", "administrator", "member", "left", "kicked"]
 
 
@@ -158,3 +158,37 @@ class AnsweredCallback:
     show_alert: bool
     url: str | None
     at: float
+
+
+def reply_snapshot(message: SandboxMessage) -> JSONDict:
+    """``message`` as a reply quotes it in ``reply_to_message`` (without its own reply)."""
+    return {key: value for key, value in message.api.items() if key != "reply_to_message"}
+
+
+def chat_member_json(chat: SandboxChat, user: SandboxUser, status: MemberStatus) -> JSONDict:
+    """The Bot API ChatMember of ``user`` in ``chat`` with ``status``."""
+    data: JSONDict = {"status": status, "user": user.to_api()}
+    if status == "creator":
+        data["is_anonymous"] = False
+    elif status == "administrator":
+        data.update(
+            can_be_edited=False,
+            is_anonymous=False,
+            can_manage_chat=True,
+            can_delete_messages=True,
+            can_manage_video_chats=True,
+            can_restrict_members=True,
+            can_promote_members=False,
+            can_change_info=True,
+            can_invite_users=True,
+            can_post_stories=False,
+            can_edit_stories=False,
+            can_delete_stories=False,
+        )
+        if chat.type == "channel":
+            data.update(can_post_messages=True, can_edit_messages=True)
+        else:
+            data["can_pin_messages"] = True
+    elif status == "kicked":
+        data["until_date"] = 0
+    return data

@@ -39,7 +39,8 @@ New articles are queued by a trigger (``percolate_queue``, migration 0002); a ba
 its ``matches`` rows inserted and its queue rows deleted in the caller's single transaction, so
 whichever process stores an article, some process matches it exactly once.
 
-Every function takes the aiosqlite connection; the caller holds the write transaction.
+Every function takes the aiosqlite connection; the caller holds the write transaction (on the
+writer: the temporary tables are written), except :func:`up_to_date`, a read.
 """
 
 # SQL here is assembled from constant fragments only; every value is a bound parameter.

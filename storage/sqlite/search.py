@@ -1,8 +1,9 @@
-"""SQL for ``SQLiteStorage.search``: the FTS5 expression, the filters and the ranking queries.
+"""Search for ``SQLiteStorage.search``: the FTS5 expression, the filters, the ranking queries.
 
-Kept as pure functions returning :class:`Sql` (statement + named parameters) so the benchmark
-runs the very same SQL raw. Every statement is self-contained: lookups it needs (date bounds,
-source ids) are subqueries, not values computed in Python beforehand.
+The SQL is built by pure functions returning :class:`Sql` (statement + named parameters) so the
+benchmark runs the very same SQL raw; :func:`run` executes a search with them and maps the rows.
+Every statement is self-contained: lookups it needs (date bounds, source ids) are subqueries,
+not values computed in Python beforehand.
 
 Ranking ("relevance" order): **BM25 over the newest matches, discounted by age.**
 
@@ -66,19 +67,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import aiosqlite
+
+from storage.base import SEARCH_TOTAL_CAP
 from storage.models import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     Clause,
     Phrase,
+    SearchHit,
+    SearchPage,
     SearchQuery,
     TextQuery,
 )
+from storage.sqlite.connection import Row, opt_dt, rows, scalar
 
 FUTURE_SLACK_S = 86_400  # a publication time more than this after storage is not believed
 DAY_S = 86_400
 RANK_WINDOW = 1000  # newest matches scored for relevance order
-TOTAL_CAP = 10_000
+TOTAL_CAP = SEARCH_TOTAL_CAP  # the protocol's cap (a module global: tests lower it)
 TITLE_WEIGHT = 4.0
 TEXT_WEIGHT = 1.0
 TAGS_WEIGHT = 0.0
@@ -344,3 +351,59 @@ def count(p: Plan) -> Sql:
     """How many articles match, counted up to TOTAL_CAP."""
     params = p.params | {"cap": TOTAL_CAP}
     return Sql(f"SELECT count(*) FROM (SELECT 1 {_count_source(p)} LIMIT :cap)", params)
+
+
+# ---------------------------------------------------------------------- running a search
+
+
+async def run(db: aiosqlite.Connection, query: SearchQuery) -> SearchPage:
+    """One search: usually one statement (page and capped count); the caller reads in one
+    snapshot when there are more."""
+    limit, offset = max(0, query.limit), max(0, query.offset)
+    p = plan(query)
+    if p is None:
+        return SearchPage(total=0, hits=())
+    pages: list[Sql] = []
+    if query.order == "relevance" and p.words is not None:
+        ranked_end = min(offset + limit, RANK_WINDOW)
+        if offset < ranked_end:
+            pages.append(relevance_page(p, ranked_end - offset, offset, with_total=True))
+        if offset + limit > RANK_WINDOW:
+            start = max(offset, RANK_WINDOW)
+            pages.append(newest_page(p, offset + limit - start, start, with_total=not pages))
+    elif limit:
+        # Newest first; also every search without words (filters only, or nothing).
+        pages.append(newest_page(p, limit, offset, with_total=True))
+    found: list[Row] = []
+    counted: int | None = None
+    for page in pages:
+        page_rows = await rows(db, page.sql, page.params)
+        if page_rows and counted is None:
+            counted = page_rows[0][7]  # the count column of the first statement
+        found += page_rows
+    if counted is None and (offset or not pages):
+        statement = count(p)
+        counted = await scalar(db, statement.sql, statement.params)
+    if p.words is None:
+        hits = [_hit(r, _opening(r[6])) for r in found]
+    else:
+        hits = [_hit(r, r[6]) for r in found]
+    total = max(counted or 0, min(offset + len(hits), TOTAL_CAP))
+    return SearchPage(total=total, hits=tuple(hits), total_capped=total >= TOTAL_CAP)
+
+
+def _opening(text: str, words: int = SNIPPET_TOKENS) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (ELLIPSIS if len(parts) > words else "")
+
+
+def _hit(row: Row, snippet: str) -> SearchHit:
+    return SearchHit(
+        id=row[0],
+        title=row[1],
+        url=row[2],
+        source=row[3],
+        published_at=opt_dt(row[4]),
+        snippet=snippet,
+        is_diplomatic=bool(row[5]),
+    )

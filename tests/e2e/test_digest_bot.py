@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.digests.deliver import Deliverer, Pacer, RetryPolicy
 from bot.digests.service import Digests
 from bot.runtime.context import AttacheContext
 from bot.runtime.jobs import digest_tick, instant_tick
+from bot.runtime.sender import Deliverer, Pacer, RetryPolicy
 from bot.sandbox import SandboxMessage
 from tests.conftest import Bot
+from tests.storage.peek import pending_inbox
 from tests.unit.test_digest_support import (
     STATEDEPT,
     make_chat,
@@ -25,18 +26,13 @@ from tests.unit.test_digest_support import (
 
 def quick_digests(bot: Bot, *, read_timeout: float | None = None) -> Digests:
     """The app's digests with no per-chat spacing and short retry delays (tests only)."""
-    services = bot.services
-    digests = Digests(
-        services.storage,
-        Deliverer(
-            bot.app.bot,
-            pacer=Pacer(private_interval=0.0, group_interval=0.0),
-            policy=RetryPolicy(base_delay=0.05, max_delay=0.2),
-            read_timeout=read_timeout,
-        ),
-        clock=services.now,
+    digests = bot.app.bot_data.digests
+    digests.sender = Deliverer(
+        bot.app.bot,
+        pacer=Pacer(private_interval=0.0, group_interval=0.0),
+        policy=RetryPolicy(base_delay=0.05, max_delay=0.2),
+        read_timeout=read_timeout,
     )
-    bot.app.bot_data.digests = digests
     return digests
 
 
@@ -49,7 +45,7 @@ async def pending_soon(bot: Bot, chat_id: int, expected: int) -> int:
     right after Telegram accepted the message the test saw) or after a short wait."""
     count = -1
     for _ in range(200):
-        count = len({r.article_id for r in await bot.services.storage.pending_inbox(chat_id)})
+        count = len({r.article_id for r in await pending_inbox(bot.services.storage, chat_id)})
         if count == expected:
             break
         await asyncio.sleep(0.02)
@@ -66,7 +62,8 @@ async def test_due_daily_digest_on_the_job_queue(bot: Bot) -> None:
     ids = await store_releases(storage, range(22))
     # the same story again from another wire: stored once, with two sources
     (merged,) = await storage.add_articles(
-        [release(0, source="Mirror Wire", url="https://mirror.example/blinken-kofod")]
+        [release(0, source="Mirror Wire", url="https://mirror.example/blinken-kofod")],
+        now=datetime.now(UTC),
     )
     assert merged.article_id == ids[0] and not merged.created
     await make_chat(storage, chat_id, tz="Europe/Minsk", next_at=past())
@@ -179,11 +176,11 @@ async def test_429_is_waited_out_and_the_message_sent_once(bot: Bot) -> None:
     quick_digests(bot)
     bot.server.faults.fail_next("sendMessage", 429, retry_after=1)
     before = bot.server.request_counts["sendmessage"]
-    report = await bot.app.bot_data.digests.send_due()  # type: ignore[union-attr]
+    report = await bot.app.bot_data.digests.send_due()
     assert report.messages == 1 and report.failed == 0
     assert len(sent_to(bot, chat_id)) == 1
     assert bot.server.request_counts["sendmessage"] - before == 2
-    assert await bot.services.storage.pending_inbox(chat_id) == []
+    assert await pending_inbox(bot.services.storage, chat_id) == []
 
 
 async def test_5xx_and_timeouts_are_retried(bot: Bot) -> None:
@@ -198,7 +195,7 @@ async def test_5xx_and_timeouts_are_retried(bot: Bot) -> None:
     assert STATEDEPT[12]["title"] in message.text
     kinds = [f.fault.kind for f in bot.server.faults.injected]
     assert kinds == [500, 502, "timeout"]
-    assert await bot.services.storage.pending_inbox(chat_id) == []
+    assert await pending_inbox(bot.services.storage, chat_id) == []
 
 
 async def test_retries_are_bounded_and_items_stay_pending(bot: Bot) -> None:
@@ -209,7 +206,7 @@ async def test_retries_are_bounded_and_items_stay_pending(bot: Bot) -> None:
     assert report.failed == 1 and report.messages == 0
     chat = await bot.services.storage.get_chat(chat_id)
     assert chat.next_digest_at is not None and chat.next_digest_at < datetime.now(UTC)  # still due
-    assert len(await bot.services.storage.pending_inbox(chat_id)) == 1
+    assert len(await pending_inbox(bot.services.storage, chat_id)) == 1
     report = await digests.send_due()  # the next tick delivers it
     assert report.messages == 1 and len(sent_to(bot, chat_id)) == 1
 
@@ -227,5 +224,5 @@ async def test_blocked_and_vanished_chats_stop_others_still_get_theirs(bot: Bot)
     for chat_id in (blocked, vanished):
         chat = await storage.get_chat(chat_id)
         assert chat.blocked_at is not None
-        assert len(await storage.pending_inbox(chat_id)) == 1  # never marked delivered
+        assert len(await pending_inbox(storage, chat_id)) == 1  # never marked delivered
     assert {c.id for c in await storage.due_chats(datetime.now(UTC))} == set()

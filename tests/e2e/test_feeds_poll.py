@@ -18,19 +18,17 @@ import httpx
 import pytest
 
 from bot.feeds.opml import export_opml, parse_opml
-from bot.feeds.parse import FeedError
-from bot.feeds.service import (
+from bot.feeds.poll import (
     DISABLE_AFTER_FAILURES,
     MAX_BACKOFF_S,
     FeedPoller,
     next_poll_delay,
 )
-from bot.ingest.fetch import make_client
-from bot.ingest.model import ParsedArticle
+from bot.feeds.service import Added, AlreadyAdded, Feeds, NotAdded
+from bot.ingest.guard import make_client
+from bot.ingest.model import IngestOutcome, ParsedArticle
 from bot.ingest.normalize import build_new_article
-from storage.errors import AlreadyExists
 from storage.models import (
-    AddResult,
     Feed,
     PollOutcome,
 )
@@ -67,10 +65,10 @@ class Collected:
         self.articles: list[ParsedArticle] = []
         self.calls = 0
 
-    async def __call__(self, parsed: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+    async def __call__(self, parsed: Sequence[ParsedArticle]) -> list[IngestOutcome]:
         self.calls += 1
         self.articles.extend(parsed)
-        return list(parsed)
+        return [IngestOutcome(0, True, p.title) for p in parsed]
 
 
 class SQLiteStore:
@@ -79,8 +77,14 @@ class SQLiteStore:
     def __init__(self, storage: SQLiteStorage) -> None:
         self.storage = storage
 
-    async def __call__(self, parsed: Sequence[ParsedArticle]) -> list[AddResult]:
-        return await self.storage.add_articles([build_new_article(p) for p in parsed])
+    async def __call__(self, parsed: Sequence[ParsedArticle]) -> list[IngestOutcome]:
+        results = await self.storage.add_articles(
+            [build_new_article(p) for p in parsed], now=datetime.now(UTC)
+        )
+        return [
+            IngestOutcome(r.article_id, r.created, p.title, duplicate_reason=r.duplicate_reason)
+            for p, r in zip(parsed, results, strict=True)
+        ]
 
 
 @pytest.fixture
@@ -107,8 +111,8 @@ def clock() -> Clock:
 
 
 async def add(storage: SQLiteStorage, url: str, clock: Clock) -> Feed:
-    """A feed row due now (as FeedPoller.add_feed leaves it), without the validating fetch."""
-    feed = await storage.add_feed(url, None, INTERVAL)
+    """A feed row due now (as Feeds.add leaves it), without the validating fetch."""
+    feed = await storage.add_feed(url, None, INTERVAL, now=clock())
     return await storage.record_poll(
         PollOutcome(feed_id=feed.id, ok=True, next_poll_at=clock()), at=clock()
     )
@@ -126,23 +130,25 @@ async def test_add_feed_learns_the_title_and_is_due_at_once(
 ) -> None:
     server.feed("/rss", "statedept_rss20.xml")
     server.feed("/error-page", "hostile_not_a_feed.html")
-    poller = FeedPoller(storage, client, Collected(), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, Collected(), clock=clock, allow_private=True)
+    feeds = Feeds(storage, poller, clock)
 
-    feed = await poller.add_feed(server.url("/rss"), INTERVAL)
+    added = await feeds.add(server.url("/rss"), INTERVAL // 60)
+    assert isinstance(added, Added)
+    feed = added.feed
 
     assert feed.title == "U.S. Department of State: Press Releases"
     assert feed.interval_s == INTERVAL and feed.enabled and feed.etag is None
     assert feed.next_poll_at == clock()
     assert [f.id for f in await storage.due_feeds(clock())] == [feed.id]
-    with pytest.raises(AlreadyExists):
-        await poller.add_feed(server.url("/rss"))
-    with pytest.raises(FeedError, match="not a readable feed"):
-        await poller.add_feed(server.url("/error-page"))
-    with pytest.raises(ValueError, match="at least 60 seconds"):
-        await poller.add_feed(server.url("/rss"), 30)
-    assert [f.url for f in await poller.list_feeds()] == [server.url("/rss")]
-    assert await poller.remove_feed(feed.id)
-    assert await poller.list_feeds() == []
+    assert isinstance(await feeds.add(server.url("/rss")), AlreadyAdded)
+    not_a_feed = await feeds.add(server.url("/error-page"))
+    assert isinstance(not_a_feed, NotAdded) and "not a readable feed" in not_a_feed.reason
+    too_often = await feeds.add(server.url("/rss"), 0)
+    assert isinstance(too_often, NotAdded) and "at least 60 seconds" in too_often.reason
+    assert [f.url for f in await feeds.list()] == [server.url("/rss")]
+    assert await feeds.remove(feed.id) == feed
+    assert await feeds.list() == []
 
 
 # --------------------------------------------------------------------------- polling
@@ -153,8 +159,10 @@ async def test_poll_stores_entries_oldest_first_and_fetches_summary_pages(
 ) -> None:
     server.feed("/rss", "statedept_rss20.xml", etag='"v1"')
     collected = Collected()
-    poller = FeedPoller(storage, client, collected, now=clock, allow_private=True)
-    feed = await poller.add_feed(server.url("/rss"), INTERVAL)
+    poller = FeedPoller(storage, client, collected, clock=clock, allow_private=True)
+    added = await Feeds(storage, poller, clock).add(server.url("/rss"), INTERVAL // 60)
+    assert isinstance(added, Added)
+    feed = added.feed
 
     result = await poller.poll_feed(feed)
 
@@ -190,7 +198,7 @@ async def test_last_modified_makes_the_next_poll_conditional(
 ) -> None:
     stamp = "Thu, 27 May 2021 18:52:31 GMT"
     server.feed("/atom", "wikinews_atom.xml", last_modified=stamp)
-    poller = FeedPoller(storage, client, SQLiteStore(storage), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, SQLiteStore(storage), clock=clock, allow_private=True)
     feed = await add(storage, server.url("/atom"), clock)
 
     first = await poller.poll_feed(feed)
@@ -206,7 +214,7 @@ async def test_entries_seen_before_are_skipped_when_the_server_has_no_validators
     storage: SQLiteStorage, server: FeedServer, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     server.feed("/json", "statedept_feed.json")
-    poller = FeedPoller(storage, client, SQLiteStore(storage), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, SQLiteStore(storage), clock=clock, allow_private=True)
     feed = await add(storage, server.url("/json"), clock)
 
     first = await poller.poll_feed(feed)
@@ -226,7 +234,7 @@ async def test_a_story_carried_by_two_feeds_is_stored_once(
     server.feed("/json", "statedept_feed.json")
     server.feed("/atom", "wikinews_atom.xml")
     server.feed("/rdf", "wikinews_rss10.rdf")
-    poller = FeedPoller(storage, client, SQLiteStore(storage), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, SQLiteStore(storage), clock=clock, allow_private=True)
     for path in ("/rss", "/json", "/atom", "/rdf"):
         await add(storage, server.url(path), clock)
 
@@ -249,7 +257,7 @@ async def test_at_most_two_pages_per_host_at_once(
     server.feed("/rss091", "statedept_rss091.xml")  # 2
     server.feed("/rss", "statedept_rss20.xml")  # 2
     collected = Collected()
-    poller = FeedPoller(storage, client, collected, now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, collected, clock=clock, allow_private=True)
     for path in ("/rdf", "/rss091", "/rss"):
         await add(storage, server.url(path), clock)
 
@@ -266,7 +274,7 @@ async def test_a_failed_page_falls_back_to_the_summary(
     server.feed("/rss", "statedept_rss20.xml")
     server.failing_pages.add("/statedept/on-the-situation-in-mali")
     collected = Collected()
-    poller = FeedPoller(storage, client, collected, now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, collected, clock=clock, allow_private=True)
     result = await poller.poll_feed(await add(storage, server.url("/rss"), clock))
 
     assert result.ok and (result.pages_fetched, result.pages_unused) == (1, 1)
@@ -287,7 +295,7 @@ async def test_slow_feed_times_out_and_backs_off_doubling(
         storage,
         client,
         Collected(),
-        now=clock,
+        clock=clock,
         allow_private=True,
         timeout=0.3,
         rng=random.Random(1),
@@ -353,7 +361,7 @@ async def test_faults_are_recorded_as_failures_with_a_clear_reason(
 ) -> None:
     setup(server)
     collected = Collected()
-    poller = FeedPoller(storage, client, collected, now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, collected, clock=clock, allow_private=True)
     started = time.perf_counter()
 
     result = await poller.poll_feed(await add(storage, server.url("/f"), clock))
@@ -369,7 +377,7 @@ async def test_gzip_bomb_is_stopped_quickly_in_bounded_memory(
 ) -> None:
     compressed = server.gzip_bomb("/bomb", 256 * 1024 * 1024)  # 256 MB of zeros
     assert compressed < 512 * 1024
-    poller = FeedPoller(storage, client, Collected(), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, Collected(), clock=clock, allow_private=True)
     feed = await add(storage, server.url("/bomb"), clock)
 
     tracemalloc.start()
@@ -390,7 +398,7 @@ async def test_twenty_failures_in_a_row_disable_the_feed_with_a_notice(
     storage: SQLiteStorage, server: FeedServer, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     server.fail("/down", 500)
-    poller = FeedPoller(storage, client, Collected(), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, Collected(), clock=clock, allow_private=True)
     feed = await add(storage, server.url("/down"), clock)
 
     delays: list[float] = []
@@ -415,7 +423,7 @@ async def test_a_success_resets_the_failure_count(
     storage: SQLiteStorage, server: FeedServer, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     server.fail("/f", 503)
-    poller = FeedPoller(storage, client, Collected(), now=clock, allow_private=True)
+    poller = FeedPoller(storage, client, Collected(), clock=clock, allow_private=True)
     failed = await poller.poll_feed(await add(storage, server.url("/f"), clock))
     server.feed("/f", "statedept_rss20.xml")
 
@@ -440,20 +448,22 @@ async def test_opml_import_adds_checks_and_reports_then_exports(
     server.feed("/rss", "statedept_rss20.xml")
     server.feed("/atom", "wikinews_atom.xml")
     server.fail("/gone", 410)
-    poller = FeedPoller(storage, client, Collected(), now=clock, allow_private=True)
-    await poller.add_feed(server.url("/atom"))
+    feeds = Feeds(
+        storage, FeedPoller(storage, client, Collected(), clock=clock, allow_private=True), clock
+    )
+    assert isinstance(await feeds.add(server.url("/atom")), Added)
     opml = export_opml(
         [(server.url(p), None) for p in ("/rss", "/atom", "/gone")], title="Reading list"
     ).encode()
 
-    report = await poller.import_opml(opml)
+    report = await feeds.import_opml(opml)
 
     assert [f.title for f in report.added] == ["U.S. Department of State: Press Releases"]
     assert report.existing == [server.url("/atom")]
     assert [(url, "410" in reason) for url, reason in report.failed] == [
         (server.url("/gone"), True)
     ]
-    exported = parse_opml((await poller.export_opml()).encode())
+    exported = parse_opml((await feeds.export_opml()).encode())
     assert [(f.url, f.title) for f in exported] == [
         (server.url("/atom"), "Wikinews, the free news source"),
         (server.url("/rss"), "U.S. Department of State: Press Releases"),

@@ -38,11 +38,11 @@ async def test_forwarded_article_is_ingested_for_admins_only(bot: Bot) -> None:
     await bot.server.send_forward(bot.alice_chat, bot.alice, STATEDEPT, origin="Wire desk")
     refused = await bot.server.wait_for_message(bot.alice_chat.id)
     assert "Only the bot's administrators" in refused.text
-    assert (await bot.services.stats()).articles == 1
+    assert (await bot.services.search.stats()).articles == 1
     await bot.server.send_forward(bot.admin_chat, bot.admin, STATEDEPT, origin="Wire desk")
     stored = await bot.server.wait_for_message(bot.admin_chat.id)
     assert stored.text.startswith("Stored #") and "Diplomatic score" in stored.text
-    assert (await bot.services.stats()).articles == 2
+    assert (await bot.services.search.stats()).articles == 2
     await bot.server.send_forward(bot.admin_chat, bot.admin, SEED_TEXT)
     duplicate = await bot.server.wait_for_message(bot.admin_chat.id)
     assert f"Already stored (same story as #{bot.seed_id})" in duplicate.text
@@ -109,10 +109,12 @@ async def test_source_channel_posts_are_ingested_silently(
         await sandbox.post_to_channel(wire, STATEDEPT)
         await sandbox.wait_until_delivered()
         for _ in range(50):
-            if (await services.stats()).articles == 2:
+            if (await services.search.stats()).articles == 2:
                 break
             await __import__("asyncio").sleep(0.05)
-        assert (await services.stats()).articles == 2  # the seed and the wire post, not other's
+        assert (
+            await services.search.stats()
+        ).articles == 2  # the seed and the wire post, not other's
         assert sandbox.messages(wire.id) == [] and sandbox.messages(other.id) == []
     finally:
         await stop_bot(app)
@@ -133,6 +135,6 @@ async def test_allowed_user_ids_close_the_bot_to_others(
         await sandbox.send_text(sandbox.private_chat(friend), friend, STATEDEPT)
         stored = await sandbox.wait_for_message(friend.id)
         assert stored.text.startswith("Stored #")
-        assert (await services.stats()).articles == 2
+        assert (await services.search.stats()).articles == 2
     finally:
         await stop_bot(app)

@@ -59,7 +59,7 @@ async def test_search_without_hits_suggests_broader_terms(bot: Bot) -> None:
 async def _store_similar(bot: Bot, count: int) -> None:
     """Distinct short articles that all mention the searched words."""
     for n in range(count):
-        await bot.services.ingest_text(
+        await bot.services.ingest.text(
             f"Talks number {n} on integration\n"
             f"ASTANA. March {n + 1}. KAZINFORM Delegation {n} discussed integration "
             f"with partner number {n * 7919} about topic {n * 104729} in the capital "

@@ -49,7 +49,7 @@ async def test_long_article_is_split_within_the_limit(bot: Bot) -> None:
         f"agreeing to meet again in Minsk to continue item {n} of the agenda."
         for n in range(80)
     )
-    outcome = await bot.services.ingest_text(long_text, source="Kazinform")
+    outcome = await bot.services.ingest.text(long_text, source="Kazinform")
     await bot.server.send_text(bot.alice_chat, bot.alice, f"/article {outcome.article_id}")
     last = await bot.server.wait_for_message(bot.alice_chat.id, lambda m: "Paragraph 79" in m.text)
     parts = bot.server.messages(bot.alice_chat.id)
@@ -67,9 +67,9 @@ async def test_a_failing_handler_is_logged_and_the_user_told(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     await bot.services.storage.close()  # a real failure: the database went away
-    with caplog.at_level(logging.ERROR, logger="attache.errors"):
+    with caplog.at_level(logging.ERROR, logger="handlers.errors"):
         reply = await bot.ask(bot.admin_chat, bot.admin, "/stats")
     assert reply.text == "Sorry, something went wrong. Please try again in a moment."
-    record = next(r for r in caplog.records if r.name == "attache.errors")
+    record = next(r for r in caplog.records if r.name == "handlers.errors")
     assert record.exc_info is not None and "not open" in str(record.exc_info[1])
     assert "not open" not in reply.text

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.feeds.admin import AppFeedPoller
+from bot.feeds.service import Feeds
 from bot.render import feed_card, feeds_page
 from bot.runtime.commands import BY_NAME
 from bot.sandbox import BotApiServer, MessageEntity
-from handlers.admin import ADMINS_ONLY
+from handlers.common import ADMINS_ONLY
 from storage.models import Feed
 from tests.conftest import ADMIN_ID, Bot, start_bot, stop_bot
 from tests.feedserver import FeedServer
@@ -36,7 +36,7 @@ async def feeds() -> AsyncIterator[FeedServer]:
         yield server
 
 
-def poller(bot: Bot) -> AppFeedPoller:
+def feeds_of(bot: Bot) -> Feeds:
     return bot.app.bot_data.feeds
 
 
@@ -46,7 +46,7 @@ async def test_admin_adds_lists_and_removes_a_feed(bot: Bot, feeds: FeedServer) 
     assert f"#1 {STATE_TITLE}" in added.text
     assert "Every 15 min · enabled" in added.text
     assert "Next poll: due now" in added.text  # the first real poll stores the entries
-    stored = await poller(bot).list_feeds()
+    stored = await feeds_of(bot).list()
     assert [(f.url, f.title, f.interval_s) for f in stored] == [
         (feeds.url("/rss"), STATE_TITLE, 900)
     ]
@@ -71,12 +71,12 @@ async def test_admin_adds_lists_and_removes_a_feed(bot: Bot, feeds: FeedServer) 
     done = await bot.server.wait_for_edit(bot.admin_chat.id, ask.message_id)
     assert done.text == f"Removed feed #1 ({STATE_TITLE}). Its stored articles stay."
     assert not done.flat_buttons
-    assert [f.id for f in await poller(bot).list_feeds()] == [2]
+    assert [f.id for f in await feeds_of(bot).list()] == [2]
 
     await bot.press(second, second.button("Remove").callback_data or "", bot.admin)
     stale = await bot.server.wait_for_edit(bot.admin_chat.id, second.message_id)
     assert stale.text == "Feed #1 was already removed."
-    assert [f.id for f in await poller(bot).list_feeds()] == [2]
+    assert [f.id for f in await feeds_of(bot).list()] == [2]
 
 
 async def test_keep_button_keeps_the_feed(bot: Bot, feeds: FeedServer) -> None:
@@ -85,7 +85,7 @@ async def test_keep_button_keeps_the_feed(bot: Bot, feeds: FeedServer) -> None:
     await bot.press(ask, ask.button("Keep").callback_data or "", bot.admin)
     kept = await bot.server.wait_for_edit(bot.admin_chat.id, ask.message_id)
     assert kept.text == "Feed #1 kept."
-    assert len(await poller(bot).list_feeds()) == 1
+    assert len(await feeds_of(bot).list()) == 1
     missing = await bot.ask(bot.admin_chat, bot.admin, "/removefeed 42")
     assert "There is no feed #42" in missing.text
     usage = await bot.ask(bot.admin_chat, bot.admin, "/removefeed first")
@@ -95,7 +95,7 @@ async def test_keep_button_keeps_the_feed(bot: Bot, feeds: FeedServer) -> None:
 async def test_feeds_are_shown_in_the_admin_chat_time_zone(bot: Bot, feeds: FeedServer) -> None:
     await bot.ask(bot.admin_chat, bot.admin, "/timezone Europe/Minsk")
     await bot.ask(bot.admin_chat, bot.admin, f"/addfeed {feeds.url('/rss')}")
-    (feed,) = await poller(bot).list_feeds()
+    (feed,) = await feeds_of(bot).list()
     assert feed.last_success_at is not None
     listing = await bot.ask(bot.admin_chat, bot.admin, "/feeds")
     assert "times in Europe/Minsk" in listing.text
@@ -110,7 +110,7 @@ async def test_non_admins_are_refused_like_other_admin_commands(
     for command in (f"/addfeed {feeds.url('/rss')}", "/feeds", "/removefeed 1"):
         refused = await bot.ask(bot.alice_chat, bot.alice, command)
         assert refused.text == stats.text == ADMINS_ONLY
-    assert feeds.hits("/rss") == 0 and await poller(bot).list_feeds() == []
+    assert feeds.hits("/rss") == 0 and await feeds_of(bot).list() == []
 
     # A removal keyboard shown to an admin cannot be used by anyone else.
     await bot.ask(bot.admin_chat, bot.admin, f"/addfeed {feeds.url('/atom')}")
@@ -118,7 +118,7 @@ async def test_non_admins_are_refused_like_other_admin_commands(
     query_id = await bot.server.press_button(ask, "fr:y:1", bot.alice)
     answer = await bot.server.wait_for_callback_answer(query_id)
     assert answer.show_alert and answer.text == ADMINS_ONLY
-    assert len(await poller(bot).list_feeds()) == 1
+    assert len(await feeds_of(bot).list()) == 1
 
 
 async def test_a_forwarded_admin_command_does_not_act_for_its_forwarder(
@@ -135,7 +135,7 @@ async def test_a_forwarded_admin_command_does_not_act_for_its_forwarder(
     )
     refused = await bot.server.wait_for_message(bot.alice_chat.id)
     assert refused.text == ADMINS_ONLY and not refused.flat_buttons
-    assert len(await poller(bot).list_feeds()) == 1
+    assert len(await feeds_of(bot).list()) == 1
 
 
 async def test_broken_and_refused_urls_get_clear_messages(bot: Bot, feeds: FeedServer) -> None:
@@ -154,7 +154,7 @@ async def test_broken_and_refused_urls_get_clear_messages(bot: Bot, feeds: FeedS
     assert "from 1 to 10080 minutes" in interval.text
     usage = await bot.ask(bot.admin_chat, bot.admin, "/addfeed")
     assert usage.text.startswith("Give the feed's URL.\nUsage: /addfeed URL [minutes]")
-    assert await poller(bot).list_feeds() == []
+    assert await feeds_of(bot).list() == []
 
 
 async def test_private_addresses_are_refused_without_fetch_allow_private(

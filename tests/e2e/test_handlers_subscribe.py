@@ -141,7 +141,7 @@ async def test_stop_forgets_the_chat_after_confirmation(bot: Bot) -> None:
     done = await bot.server.wait_for_edit(chat.id, question.message_id)
     assert done.text.startswith("Forgot this chat")
     assert await bot.services.storage.list_subscriptions(chat.id) == []
-    stats = await bot.services.stats()
+    stats = await bot.services.search.stats()
     assert stats.chats == 0
 
 
@@ -155,7 +155,7 @@ foreign ministry and visited the trade mission."""
 
 
 async def test_ambiguous_name_offers_one_button_per_person(bot: Bot) -> None:
-    await bot.services.ingest_text(OTHER_LAVROV, source="Kazinform")
+    await bot.services.ingest.text(OTHER_LAVROV, source="Kazinform")
     chat = bot.alice_chat
     question = await bot.ask(chat, bot.alice, "/person Lavrov")
     assert question.text.endswith("Which one?")

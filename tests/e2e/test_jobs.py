@@ -11,6 +11,7 @@ from bot.runtime.context import AttacheContext
 from bot.runtime.jobs import JobIntervals, feeds_tick, percolate_tick
 from storage.models import PollOutcome
 from tests.conftest import ADMIN_ID, Bot
+from tests.storage.peek import get_feed, pending_inbox
 from tests.unit.test_digest_support import STATEDEPT, make_chat, release, subscribe
 
 
@@ -33,12 +34,12 @@ async def test_matching_catch_up_sends_instant_alerts(bot: Bot) -> None:
     await make_chat(storage, chat_id, frequency="instant")
     await subscribe(storage, chat_id, "keyword", "Greenland")
     # stored by "another process": not matched yet, waiting in the queue
-    await storage.add_articles([release(0)])
+    await storage.add_articles([release(0)], now=datetime.now(UTC))
     await percolate_tick(AttacheContext(bot.app))
     message = await bot.server.wait_for_message(chat_id, timeout=5)
     assert message.text.startswith("New for you · 1 new article")
     assert STATEDEPT[0]["title"] in message.text
-    assert await storage.pending_inbox(chat_id) == []
+    assert await pending_inbox(storage, chat_id) == []
 
 
 async def test_disabled_feed_is_reported_to_admins(bot: Bot) -> None:
@@ -54,7 +55,9 @@ async def test_disabled_feed_is_reported_to_admins(bot: Bot) -> None:
     port = runner.addresses[0][1]
     try:
         storage = bot.services.storage
-        feed = await storage.add_feed(f"http://127.0.0.1:{port}/feed.xml", "Broken Wire", 600)
+        feed = await storage.add_feed(
+            f"http://127.0.0.1:{port}/feed.xml", "Broken Wire", 600, now=datetime.now(UTC)
+        )
         past = datetime.now(UTC) - timedelta(minutes=1)
         for _ in range(19):  # nineteen failures already: the next poll disables it
             await storage.record_poll(PollOutcome(feed.id, False, past, error="HTTP 500"), past)
@@ -62,6 +65,6 @@ async def test_disabled_feed_is_reported_to_admins(bot: Bot) -> None:
         await feeds_tick(AttacheContext(bot.app))
         notice = await bot.server.wait_for_message(ADMIN_ID, timeout=5)
         assert "Broken Wire" in notice.text and "disabled" in notice.text
-        assert not (await storage.get_feed(feed.id)).enabled
+        assert not (await get_feed(storage, feed.id)).enabled
     finally:
         await runner.cleanup()

@@ -42,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.sandbox import BotApiServer, RateLimits, SandboxChat, SandboxUser, parse_html
+from bot.sandbox import BotApiServer, RateLimits, SandboxChat, SandboxUser, parse_message_html
 
 # PTB 22 warns when RetryAfter.retry_after is read as an int; opt in to timedelta (the future
 # default) so that the warning, an error under pytest's settings, does not fire inside PTB.
@@ -474,7 +474,7 @@ async def test_get_updates_waits_for_its_timeout_and_stop_releases_it() -> None:
 def test_html_parsing_follows_telegram(
     html: str, plain: str, entities: list[tuple[str, int, int]]
 ) -> None:
-    text, parsed = parse_html(html)
+    text, parsed = parse_message_html(html)
     assert text == plain
     assert [(entity.type, entity.offset, entity.length) for entity in parsed] == entities
 
@@ -493,4 +493,4 @@ def test_html_parsing_follows_telegram(
 )
 def test_html_errors_name_the_problem(html: str, error: str) -> None:
     with pytest.raises(ValueError, match=re.escape(error)):
-        parse_html(html)
+        parse_message_html(html)

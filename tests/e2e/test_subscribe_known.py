@@ -24,6 +24,7 @@ from storage.models import Entity
 from tests.conftest import SEED_TEXT
 from tests.e2e.test_acceptance_digest import empty_bot
 from tests.e2e.test_handlers_subscribe import OTHER_LAVROV
+from tests.storage.peek import pending_inbox
 from tests.unit.test_digest_support import STATEDEPT
 
 ALICE, BOB, CAROL = 501, 502, 503
@@ -65,7 +66,7 @@ async def subscribed_entity(chats: Chats, chat_id: int, text: str) -> Entity:
 
 async def seed_entities(services: Services) -> tuple[int, dict[str, int]]:
     """Store the seed; its article id and the ids of its entities by key."""
-    outcome = await services.ingest_text(SEED_TEXT, source="Kazinform")
+    outcome = await services.ingest.text(SEED_TEXT, source="Kazinform")
     assert outcome.created
     linked = await services.storage.article_entities(outcome.article_id)
     return outcome.article_id, {e.key: e.id for e in linked}
@@ -166,7 +167,7 @@ def test_a_surname_several_office_holders_share_gives_them_all() -> None:
 async def test_subscribe_before_the_seed_then_the_seed_matches_by_entity_id(
     services: Services, chats: Chats
 ) -> None:
-    assert await services.storage.count_articles() == 0
+    assert (await services.storage.stats()).articles == 0
     lavrov = await subscribed_entity(chats, ALICE, "person Lavrov")
     belarus = await subscribed_entity(chats, ALICE, "country Belarus")
     osce = await subscribed_entity(chats, ALICE, "org OSCE")
@@ -182,7 +183,7 @@ async def test_subscribe_before_the_seed_then_the_seed_matches_by_entity_id(
     assert linked["country:BY"] == belarus.id
     assert linked["org:osce"] == osce.id
     # percolation matched all three subscriptions to the seed
-    inbox = await services.storage.pending_inbox(ALICE)
+    inbox = await pending_inbox(services.storage, ALICE)
     subs = {s.id: s.entity_id for s in await services.storage.list_subscriptions(ALICE)}
     assert sorted(
         subs[row.subscription_id] or 0 for row in inbox if row.article_id == article_id
@@ -202,7 +203,7 @@ async def test_name_variants_subscribe_to_one_entity(services: Services, chats: 
     _, linked = await seed_entities(services)
     assert linked["person:sergei lavrov"] == sergey.id
     for chat_id in (ALICE, BOB, CAROL):
-        assert len(await services.storage.pending_inbox(chat_id)) == 1
+        assert len(await pending_inbox(services.storage, chat_id)) == 1
 
 
 async def test_full_name_subscribed_ahead_gets_the_press_release(
@@ -210,12 +211,12 @@ async def test_full_name_subscribed_ahead_gets_the_press_release(
 ) -> None:
     person = await subscribed_entity(chats, ALICE, "person Raman Pratasevich")
     assert person.canonical == "Raman Pratasevich" and person.articles == 0
-    outcome = await services.ingest_text(
+    outcome = await services.ingest.text(
         f"{PRATASEVICH['title']}\n\n{PRATASEVICH['text']}", source="U.S. Department of State"
     )
     linked = {e.key: e.id for e in await services.storage.article_entities(outcome.article_id)}
     assert linked[person.key] == person.id
-    (row,) = await services.storage.pending_inbox(ALICE)
+    (row,) = await pending_inbox(services.storage, ALICE)
     assert row.article_id == outcome.article_id
 
 
@@ -226,7 +227,7 @@ async def test_unknown_bare_surname_is_refused_and_stores_nothing(
     assert outcome == Unknown("person", "Pratasevich")
     assert await chats.subscribe(ALICE, "country Atlantis") == Unknown("country", "Atlantis")
     assert await chats.subscribe(ALICE, "org Galactic Empire") == Unknown("org", "Galactic Empire")
-    assert (await services.stats()).entities == 0
+    assert (await services.search.stats()).entities == 0
     assert await services.storage.list_subscriptions(ALICE) == []
 
 
@@ -248,7 +249,7 @@ async def test_ambiguous_surname_offers_each_office_holder_with_an_id(
 async def test_a_stored_namesake_does_not_hide_the_office_holder(
     services: Services, chats: Chats
 ) -> None:
-    await services.ingest_text(OTHER_LAVROV, source="Kazinform")
+    await services.ingest.text(OTHER_LAVROV, source="Kazinform")
     (andrei,) = await services.storage.find_entities(["lavrov"], "person")
     assert andrei.canonical == "Andrei Lavrov"
     # a full name is never taken for the namesake

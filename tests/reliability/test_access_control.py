@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from bot.runtime.context import TTLCache
 from bot.sandbox import AnsweredCallback, MessageEntity, SandboxChat, SandboxMessage, SandboxUser
-from handlers.admin import ADMINS_ONLY
-from handlers.common import NOT_ADMIN, NOT_CHANNEL_ADMIN
+from handlers.common import ADMINS_ONLY, NOT_ADMIN, NOT_CHANNEL_ADMIN
 from tests.conftest import FIXTURES, Bot
 
 STATEDEPT = (FIXTURES / "statedept_thailand_dialogue.txt").read_text(encoding="utf-8")
@@ -43,7 +42,7 @@ async def _subscribe(bot: Bot, chat: SandboxChat, user: SandboxUser, what: str) 
 
 
 async def test_admin_commands_refuse_everyone_else_however_sent(bot: Bot) -> None:
-    feed = await bot.services.storage.add_feed(FEED_URL, "Wire", 900)
+    feed = await bot.services.storage.add_feed(FEED_URL, "Wire", 900, now=bot.services.clock())
     mallory = bot.server.create_user("Mallory")
     chat = bot.server.private_chat(mallory)
     commands = (
@@ -76,7 +75,7 @@ async def test_admin_commands_refuse_everyone_else_however_sent(bot: Bot) -> Non
     alert = await _refused_alert(bot, refused, f"fr:y:{feed.id}", mallory)
     assert alert == ADMINS_ONLY
     assert [f.id for f in await bot.services.storage.list_feeds()] == [feed.id]
-    assert (await bot.services.stats()).articles == 1
+    assert (await bot.services.search.stats()).articles == 1
     # The admin still can.
     listed = await bot.ask(bot.admin_chat, bot.admin, "/feeds")
     assert "Wire" in listed.text or FEED_URL in listed.text
@@ -98,7 +97,7 @@ async def test_pasting_or_forwarding_an_article_is_not_a_way_in(bot: Bot) -> Non
     await bot.server.send_text(chat, mallory, "/ingest", reply_to=pasted)
     refused = await bot.server.wait_for_message(chat.id)
     assert refused.text == ADMINS_ONLY
-    assert (await bot.services.stats()).articles == 1
+    assert (await bot.services.search.stats()).articles == 1
 
 
 # --------------------------------------------------------------------------- groups
@@ -183,7 +182,7 @@ async def test_subscription_ids_of_another_chat_cannot_be_read_or_removed(bot: B
 
 async def test_search_tokens_of_another_chat_are_refused(bot: Bot) -> None:
     for n in range(7):
-        await bot.services.ingest_text(
+        await bot.services.ingest.text(
             f"Integration talks round {n}\nASTANA. March {n + 1}. KAZINFORM Delegation {n} "
             f"discussed integration with partner number {n * 7919} about topic {n * 104729} "
             "in the capital.",

@@ -171,7 +171,7 @@ async def prepare(db: Path, feed_url: str) -> None:
             )
             for keyword in {KEYWORDS[n % len(KEYWORDS)], KEYWORDS[(n * 3 + 1) % len(KEYWORDS)]}:
                 await subscribe(storage, chat_id, "keyword", keyword)
-        await storage.add_feed(feed_url, "Crash-test wire", 60)
+        await storage.add_feed(feed_url, "Crash-test wire", 60, now=datetime.now(UTC))
 
 
 def kill_phase(server: BotApiServer, at: float, since_start: float, sent_before: int) -> str:

@@ -26,7 +26,9 @@ from telegram import Chat, Message, Update
 from bot.chats.schedule import ScheduleError, parse_hhmm
 from bot.chats.service import parse_subscription
 from bot.chats.timezones import EXAMPLES, TimezoneError, parse_timezone
-from bot.feeds.admin import (
+from bot.feeds.opml import MAX_CATEGORY_DEPTH, OPMLError, parse_opml
+from bot.feeds.parse import FeedError, parse_feed
+from bot.feeds.service import (
     MAX_INTERVAL_MIN,
     MIN_INTERVAL_MIN,
     FeedArgumentError,
@@ -34,8 +36,6 @@ from bot.feeds.admin import (
     parse_feed_id,
     parse_interval,
 )
-from bot.feeds.opml import MAX_CATEGORY_DEPTH, OPMLError, parse_opml
-from bot.feeds.parse import FeedError, parse_feed
 from bot.ingest.html import parse_html
 from bot.ingest.model import IngestError
 from bot.ingest.text import MIN_BODY_CHARS, parse_text

@@ -24,6 +24,7 @@ import random
 import sqlite3
 import statistics
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.sandbox import BotApiServer, RateLimits, SandboxUser
@@ -73,7 +74,9 @@ async def test_many_users_and_a_busy_feed(tmp_path: Path) -> None:
                 entries = [(web.url(f"/wire{f}/{i}"), a) for i, a in enumerate(chunk)]
                 body = json_feed(f"Wire {f}", web.url("/"), entries)
                 web.page(f"/wire{f}.json", body, content_type="application/feed+json")
-                await storage.add_feed(web.url(f"/wire{f}.json"), f"Wire {f}", 600)
+                await storage.add_feed(
+                    web.url(f"/wire{f}.json"), f"Wire {f}", 600, now=datetime.now(UTC)
+                )
         users = [server.create_user(f"User {n}", user_id=FIRST_USER + n) for n in range(USERS)]
 
         bot = BotProcess(bot_env(server, db), tmp_path, tmp_path / "bot.log").start()

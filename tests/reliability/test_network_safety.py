@@ -20,15 +20,17 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ingest.fetch import (
+from bot.ingest.errors import (
     BlockedURLError,
     FetchError,
-    FetchPolicy,
     FetchTimeoutError,
-    GuardedTransport,
     TooLargeError,
+)
+from bot.ingest.fetch import fetch
+from bot.ingest.guard import (
+    FetchPolicy,
+    GuardedTransport,
     check_url,
-    fetch,
     forbidden_reason,
     parse_ip_literal,
 )

@@ -30,6 +30,7 @@ from bot.sandbox import BotApiServer, RateLimits
 from storage.sqlite import SQLiteStorage
 from tests.conftest import TOKEN, start_bot, stop_bot
 from tests.reliability.harness import record, scale
+from tests.storage.peek import pending_inbox
 from tests.unit.test_digest_support import make_chat, match, store_releases, subscribe
 
 MESSAGES = scale(150, 1000)
@@ -123,7 +124,7 @@ async def test_ten_percent_faults_deliver_every_message_exactly(tmp_path: Path) 
             while "Attaché" not in final_reply.text and time.monotonic() < deadline:
                 final_reply = await server.wait_for_message(probe.id, timeout=30.0)
 
-            pending = {c: len(await storage.pending_inbox(c)) for c in expected}
+            pending = {c: len(await pending_inbox(storage, c)) for c in expected}
             blocked = {c for c in expected if (await storage.get_chat(c)).blocked_at is not None}
         finally:
             await stop_bot(app)

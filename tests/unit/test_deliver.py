@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bot.digests.deliver import Deliverer, Pacer, RetryPolicy
+from bot.runtime.sender import Deliverer, Pacer, RetryPolicy
 from bot.sandbox import BotApiServer, RateLimits
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")

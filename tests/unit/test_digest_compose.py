@@ -16,7 +16,7 @@ from bot.digests.compose import (
     subscription_label,
 )
 from bot.render import MESSAGE_LIMIT, visible_length
-from bot.sandbox import parse_html
+from bot.sandbox import parse_message_html
 from storage.models import (
     Chat,
     InboxItem,
@@ -56,7 +56,7 @@ def rows(pairs: list[tuple[int, int]]) -> list[InboxItem]:
 
 
 def plain(html_text: str) -> str:
-    text, _ = parse_html(html_text)
+    text, _ = parse_message_html(html_text)
     return text
 
 
@@ -80,7 +80,7 @@ def test_item_is_a_linked_title_with_source_date_and_one_line() -> None:
     article = view(1)
     digest = compose_digest(CHAT, rows([(2, 2)]), {2: article}, SUBS)
     html_text = digest.parts[0].html
-    text, entities = parse_html(html_text)
+    text, entities = parse_message_html(html_text)
     links = [e for e in entities if e.type == "text_link"]
     assert [e.url for e in links] == [STATEDEPT[1]["url"]]
     assert STATEDEPT[1]["title"] in text

@@ -17,8 +17,8 @@ import pytest
 from telegram import Bot
 
 from bot.chats.schedule import next_digest_at
-from bot.digests.deliver import Deliverer, Pacer
 from bot.digests.service import Digests
+from bot.runtime.sender import Deliverer, Pacer
 from bot.sandbox import BotApiServer, RateLimits
 from storage.sqlite import SQLiteStorage
 from tests.unit.test_digest_support import make_chat, match, store_releases, subscribe

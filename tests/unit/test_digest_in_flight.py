@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tests.conftest import Bot
 from tests.e2e.test_digest_bot import past, quick_digests, sent_to
+from tests.storage.peek import pending_inbox
 from tests.unit.test_digest_support import make_chat, match, store_releases, subscribe
 
 CAP = 5  # a small cap so a few releases make a digest with "and N more"
@@ -50,6 +51,6 @@ async def test_interrupted_send_is_repeated_once_as_one_message(bot: Bot) -> Non
     # Nothing is lost: /more drains what the cap held back, and every item is delivered.
     while (await digests.more(chat_id)).status == "sent":
         pass
-    assert await storage.pending_inbox(chat_id) == []
+    assert await pending_inbox(storage, chat_id) == []
     delivered = set().union(*(shown(m.text) for m in sent_to(bot, chat_id)))
     assert delivered == set(ids)

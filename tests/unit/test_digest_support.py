@@ -25,6 +25,7 @@ from storage.models import (
     Subscription,
     SubscriptionKind,
 )
+from tests.storage.peek import add_inbox
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 STATEDEPT: list[dict[str, str]] = [
@@ -63,10 +64,12 @@ async def store_releases(
     storage: Storage, indexes: Sequence[int], *, diplomatic: bool = True
 ) -> list[int]:
     """Store releases; return their article ids (in the order given)."""
-    results = await storage.add_articles([release(i, diplomatic=diplomatic) for i in indexes])
+    results = await storage.add_articles(
+        [release(i, diplomatic=diplomatic) for i in indexes], now=datetime.now(UTC)
+    )
     # Match them now, while no test subscription exists yet: the tests write inbox rows
     # themselves, and the bot's matching job must find nothing left to add.
-    while (await storage.percolate(500)).articles:
+    while (await storage.percolate(500, now=datetime.now(UTC))).articles:
         pass
     return [r.article_id for r in results]
 
@@ -82,7 +85,9 @@ async def make_chat(
     next_at: datetime | None = None,
     only_diplomatic: bool = True,
 ) -> Chat:
-    chat = await storage.ensure_chat(chat_id, chat_type, f"chat {chat_id}", tz)
+    chat = await storage.ensure_chat(
+        chat_id, chat_type, f"chat {chat_id}", tz, now=datetime.now(UTC)
+    )
     chat = replace(
         chat,
         tz=tz,
@@ -98,11 +103,13 @@ async def make_chat(
 async def subscribe(
     storage: Storage, chat_id: int, kind: SubscriptionKind, query: str
 ) -> Subscription:
-    return await storage.add_subscription(NewSubscription(chat_id, kind, query), 1000)
+    return await storage.add_subscription(
+        NewSubscription(chat_id, kind, query), 1000, now=datetime.now(UTC)
+    )
 
 
 async def match(
     storage: Storage, chat_id: int, subscription_id: int, article_ids: Sequence[int]
 ) -> None:
     now = datetime.now(UTC)
-    await storage.add_inbox([InboxItem(chat_id, a, subscription_id, now) for a in article_ids])
+    await add_inbox(storage, [InboxItem(chat_id, a, subscription_id, now) for a in article_ids])

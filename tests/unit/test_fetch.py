@@ -9,17 +9,19 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 import pytest
 
-from bot.ingest.fetch import (
+from bot.ingest.errors import (
     BlockedURLError,
     ConnectionFailedError,
-    FetchPolicy,
     FetchTimeoutError,
     HTTPStatusError,
     TooLargeError,
     TooManyRedirectsError,
     UnsupportedContentTypeError,
+)
+from bot.ingest.fetch import fetch
+from bot.ingest.guard import (
+    FetchPolicy,
     check_url,
-    fetch,
     forbidden_reason,
     make_client,
     parse_ip_literal,

@@ -14,14 +14,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.ingest.fetch import (
-    DEFAULT_MAX_BYTES,
+from bot.ingest.errors import (
     ConnectionFailedError,
     TooLargeError,
     UnsupportedContentTypeError,
-    fetch,
-    make_client,
 )
+from bot.ingest.fetch import DEFAULT_MAX_BYTES, fetch
+from bot.ingest.guard import make_client
 from tests.webserver import LocalWebServer
 
 # From the seed wire story (tests/fixtures/seed_kazinform.txt).

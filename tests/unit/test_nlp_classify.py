@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.nlp import extract
-from bot.nlp.classify import classify
+from bot.nlp.pipeline import classify
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

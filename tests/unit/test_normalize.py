@@ -20,6 +20,7 @@ from bot.ingest.normalize import (
     text_fingerprint,
 )
 from bot.ingest.text import parse_text
+from bot.urls import has_http_scheme, is_http_url
 from storage.models import (
     NEAR_DUPLICATE_MIN_SIMILARITY,
     Classification,
@@ -226,3 +227,24 @@ def test_build_new_article_source_falls_back_to_the_domain() -> None:
     parsed = ParsedArticle(title="T", text=STATE_DEPT.text, url="https://www.state.gov/release/")
     assert build_new_article(parsed).source == "state.gov"
     assert build_new_article(ParsedArticle(title="T", text="x")).source == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme", "whole"),
+    [
+        ("https://www.state.gov/release/", True, True),
+        ("http://inform.kz/en/story?id=1", True, True),
+        ("  https://www.state.gov/release/\n", False, True),  # trimmed only for the whole check
+        ("https://www.state.gov/release/ and more words", True, False),
+        ("http://", True, False),  # the prefix alone: an attempt at a URL, not a URL
+        ("HTTPS://www.state.gov/", False, False),  # the scheme as written, lower-case
+        ("ftp://example.org/file", False, False),
+        ("javascript:alert(1)", False, False),
+        ("www.state.gov/release/", False, False),
+        ("notes/https://x.txt", False, False),
+        ("", False, False),
+    ],
+)
+def test_http_url_checks(text: str, scheme: bool, whole: bool) -> None:
+    assert has_http_scheme(text) is scheme
+    assert is_http_url(text) is whole

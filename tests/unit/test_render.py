@@ -16,7 +16,7 @@ from bot.render import (
     subscription_line,
     visible_length,
 )
-from bot.sandbox import parse_html
+from bot.sandbox import parse_message_html
 from storage.models import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -47,7 +47,7 @@ def hit(number: int, snippet: str = "") -> SearchHit:
 
 def test_results_page_numbers_bold_matches_and_escapes() -> None:
     text = results_page("Search: a<b", [hit(6), hit(7)], total=12, page=2, page_size=5)
-    parse_html(text)  # Telegram would accept it
+    parse_message_html(text)  # Telegram would accept it
     assert "Search: a&lt;b" in text and "12 results" in text
     assert '6. <b><a href="https://example.org/a/6?x=1&amp;y=2">' in text
     assert "<b>Eurasian</b> <b>integration</b>" in text
@@ -88,7 +88,7 @@ def test_long_article_splits_into_valid_parts_on_paragraphs() -> None:
     assert len(parts) >= 2
     for part in parts:
         assert 0 < visible_length(part) <= MESSAGE_LIMIT
-        parse_html(part)
+        parse_message_html(part)
     assert parts[0].startswith("<b>Eurasian integration")
     assert "Mentions: Sergei Lavrov" in parts[0]
     # cut between paragraphs: every part ends with a whole sentence of the seed
@@ -117,7 +117,7 @@ def test_subscription_line_escapes_the_query() -> None:
 def test_digest_card_shows_settings_and_next_time() -> None:
     chat = Chat(1, "private", "A", "Europe/Minsk", "weekly", "18:30", 4)
     card = digest_card(chat, "this chat", "Europe/Minsk", "Fri 08 Nov 2024, 18:30")
-    parse_html(card)
+    parse_message_html(card)
     assert "every Friday at 18:30" in card and "Next digest: Fri 08 Nov 2024, 18:30" in card
     paused = digest_card(
         Chat(1, "private", "A", "UTC", paused=True), "this chat", "UTC", "whenever"
@@ -126,7 +126,7 @@ def test_digest_card_shows_settings_and_next_time() -> None:
 
 
 def test_ingest_card_new_and_duplicate() -> None:
-    from bot.services import IngestOutcome
+    from bot.ingest.model import IngestOutcome
 
     new = IngestOutcome(
         7,
@@ -138,7 +138,7 @@ def test_ingest_card_new_and_duplicate() -> None:
         is_diplomatic=True,
     )
     card = ingest_card(new)
-    parse_html(card)
+    parse_message_html(card)
     assert card.startswith("Stored #7: <b>Talks &lt;in&gt; Minsk</b>")
     assert "Persons: Sergei Lavrov" in card and "Countries: Belarus, Russia" in card
     assert "Diplomatic score: 0.88 (diplomatic)" in card
