@@ -49,8 +49,8 @@ def make_storage(settings: Settings) -> Storage:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open storage and the HTTP client; close both however the block ends."""
     services = Services(make_storage(settings), settings)
-    await services.open()
     try:
+        await services.open()
         yield services
     finally:
         await services.close()
