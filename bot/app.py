@@ -9,6 +9,7 @@ PTB's ``run_polling``/``run_webhook`` stop gracefully on SIGINT and SIGTERM, run
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -192,9 +193,20 @@ def run_bot(settings: Settings) -> None:
         ) from None
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram must send with every webhook call: WEBHOOK_SECRET, or a random one
+    for this run (registered with setWebhook, so Telegram sends it; never logged). Without one,
+    anyone who finds the URL could post forged updates, an admin's user id included."""
+    configured = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if configured:
+        return configured
+    log.warning("WEBHOOK_SECRET is not set: using a random secret for this run")
+    return secrets.token_urlsafe(32)
+
+
 def _run(app: AttacheApp, settings: Settings) -> None:
     if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        secret = webhook_secret(settings)
         app.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,

@@ -166,12 +166,14 @@ class BotApi:
         if url and not url.startswith("https://"):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self.world.webhook_url = url
+        self.world.webhook_secret = params.text("secret_token") or ""
         if params.flag("drop_pending_updates"):
             self.world.updates.clear()
         return True
 
     async def delete_webhook(self, params: Params) -> bool:
         self.world.webhook_url = ""
+        self.world.webhook_secret = ""
         if params.flag("drop_pending_updates"):
             self.world.updates.clear()
             self.world.updates_signal.notify()

@@ -87,6 +87,8 @@ class World:
         #: Every accepted sendChatAction as ``(chat_id, action)``.
         self.chat_actions: list[tuple[int, str]] = []
         self.webhook_url = ""
+        #: The secret_token the bot registered with setWebhook ("" for none).
+        self.webhook_secret = ""
         self.descriptions: dict[str, str] = {}
         #: Everyone by user id, the bot included.
         self.users: dict[int, SandboxUser] = {bot.id: bot}

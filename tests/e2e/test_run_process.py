@@ -100,3 +100,45 @@ async def test_attache_run_in_webhook_mode_checks_the_secret(tmp_path: Path) -> 
         assert code == 0, log_text
         assert secret not in log_text
         assert TOKEN not in log_text
+
+
+async def test_webhook_mode_without_a_secret_makes_one_and_refuses_forged_updates(
+    tmp_path: Path,
+) -> None:
+    """With WEBHOOK_SECRET empty, a forged POST (no secret header) must not run an admin
+    command: the bot registers a random secret with setWebhook and checks it."""
+    port = free_port()
+    async with BotApiServer(token=TOKEN, rate_limits=RateLimits.disabled()) as server:
+        admin = server.create_user("Admin", username="admin")
+        env = bot_env(
+            server,
+            tmp_path / "bot.db",
+            WEBHOOK_URL="https://bot.example.org/telegram/hook",
+            WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_SECRET="",
+            ADMIN_IDS=str(admin.id),
+        )
+        listener = f"http://127.0.0.1:{port}/telegram/hook"
+        bot = BotProcess(env, tmp_path, tmp_path / "bot.log").start()
+        try:
+            for _ in range(300):  # the bot registers its webhook once it is listening
+                if server.webhook_url:
+                    break
+                await asyncio.sleep(0.05)
+            assert server.webhook_url == "https://bot.example.org/telegram/hook"
+            secret = server.webhook_secret
+            assert len(secret) >= 32
+            chat = server.private_chat(admin)
+
+            await server.send_text(chat, admin, "/stats")
+            assert await server.push_updates(listener) == [403]
+            assert await server.push_updates(listener, secret_token=secret) == [200]
+            reply = await server.wait_for_message(chat.id, timeout=20.0)
+            assert "Articles" in reply.text
+        finally:
+            code = await bot.stop(timeout=30)
+        log_text = bot.log_tail(1_000_000)
+        assert code == 0, log_text
+        assert "WEBHOOK_SECRET is not set" in log_text
+        assert secret not in log_text
