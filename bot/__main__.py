@@ -1,6 +1,12 @@
 """Command-line entry point: ``attache run | console | ingest | search | person | extract | ...``.
 
 ``--json`` output goes to stdout alone; logs and progress go to stderr.
+
+A failure the user can act on (a bad option, a database that is missing, damaged, newer or on a
+full disk, a file that cannot be read or written, a refused token) ends in ONE line on stderr
+saying what is wrong and what to do, and a non-zero exit status: :func:`explain_failure`, called
+from :func:`main`, is the one place that turns such errors into that line (the traceback goes
+to the log at DEBUG level only). Anything else is a bug and is logged with its traceback.
 """
 
 from __future__ import annotations
@@ -8,20 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from bot.config import Settings, SettingsError, database_url_for, load_settings
-from bot.factory import open_services
+from bot.factory import database_location, open_services
 from bot.logs import setup_logging
 from bot.render import plain_snippet
 from bot.search.model import SearchResult
 from bot.services import Services
+from storage.errors import Corrupt, MigrationError, NoDatabase, StorageError, Unavailable
 from storage.models import (
     Feed,
     SearchHit,
@@ -40,6 +48,21 @@ TELEGRAM_BOT_TOKEN is not set, so the bot cannot connect to Telegram.
 To try the bot without a token, run `make console` (or `attache console`): it starts a local
 Telegram-like server and lets you talk to the bot in this terminal.
 """
+
+
+#: ``--limit`` of search and person: results on one page.
+MAX_LIMIT = 100
+#: ``--page`` is clamped to this (a page past the last is refused with the number of pages;
+#: the clamp only keeps the offset inside SQLite's integers).
+MAX_PAGE = 1_000_000_000
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message says why and what to do."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _token_missing(settings: Settings) -> bool:
@@ -87,6 +110,29 @@ def _print_hits(result: SearchResult, out: TextIO) -> None:
         print(f"    {plain_snippet(hit.snippet, mark='*')}", file=out)
 
 
+def _past_the_last(result: SearchResult, page: int) -> bool:
+    return page > 1 and not result.hits and not result.too_broad
+
+
+def _no_such_page(first: SearchResult, page: int, limit: int) -> CommandError:
+    """The error for a page past the last, told from the first page (whose total is exact up
+    to the cap; a page past the end reports its offset as the total)."""
+    if not first.hits:
+        return CommandError(f"there is no page {page:,}: nothing matches; leave out --page")
+    if first.total_capped:
+        return CommandError(
+            f"page {page:,} is past the last page of results (there are more than"
+            f" {first.total:,} results, {limit} a page); ask for a lower --page"
+        )
+    pages = first.pages
+    counted = f"{pages:,} page{'s' if pages != 1 else ''} of results"
+    return CommandError(
+        f"there {'are' if pages != 1 else 'is'} only {counted}"
+        f" ({first.total:,} at {limit} a page); ask for --page {pages:,}"
+        + (" or lower" if pages > 1 else "")
+    )
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -114,22 +160,29 @@ async def cmd_ingest(services: Services, args: argparse.Namespace) -> int:
             "failed": report.failed,
             "errors": [{"source": e.source, "error": e.error} for e in report.errors],
         }
+        if report.unlisted:  # the list keeps the first errors only; this counts the rest
+            payload["errors_not_listed"] = report.unlisted
         print(json.dumps(payload, ensure_ascii=False))
     else:
         for error in report.errors:
             print(f"error: {error.source}: {error.error}", file=sys.stderr)
+        if report.unlisted:
+            print(f"error: ... and {report.unlisted:,} more", file=sys.stderr)
         print(f"{report.added} added, {report.duplicates} duplicates, {report.failed} failed")
     return 0 if report.failed == 0 else 1
 
 
 async def cmd_search(services: Services, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    result = await services.search.query(
-        query,
-        page=args.page,
-        page_size=args.limit,
-        order="newest" if args.newest else None,
-    )
+
+    async def search(page: int) -> SearchResult:
+        return await services.search.query(
+            query, page=page, page_size=args.limit, order="newest" if args.newest else None
+        )
+
+    result = await search(args.page)
+    if _past_the_last(result, args.page):
+        raise _no_such_page(await search(1), args.page, args.limit)
     if args.json:
         print(json.dumps(_search_json(result), ensure_ascii=False))
     else:
@@ -140,6 +193,10 @@ async def cmd_search(services: Services, args: argparse.Namespace) -> int:
 async def cmd_person(services: Services, args: argparse.Namespace) -> int:
     name = " ".join(args.name)
     result = await services.search.person(name, page=args.page, page_size=args.limit)
+    if result.results is not None and _past_the_last(result.results, args.page):
+        first = await services.search.person(name, page=1, page_size=args.limit)
+        if first.results is not None:
+            raise _no_such_page(first.results, args.page, args.limit)
     if args.json:
         payload = {
             "query": name,
@@ -224,13 +281,12 @@ async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
     if action == "import":
         try:
             data = await asyncio.to_thread(Path(args.file).read_bytes)
-            report = await feeds.import_opml(data, args.interval)
         except OSError as exc:
-            print(f"attache: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        except IngestError as exc:
-            print(f"attache: cannot import {args.file}: {exc.message}", file=sys.stderr)
-            return 1
+            raise CommandError(f"cannot read {args.file}: {_os_problem(exc)}") from exc
+        try:
+            report = await feeds.import_opml(data, args.interval)
+        except IngestError as exc:  # the document itself: encoding, XML, not OPML, too big
+            raise CommandError(f"cannot read {args.file}: {exc.message}") from exc
         for feed in sorted(report.added, key=lambda added: added.id):
             print(f"added #{feed.id}: {feed.title or feed.url} ({feed.url})")
         for url in report.existing:
@@ -245,9 +301,41 @@ async def cmd_feeds(services: Services, args: argparse.Namespace) -> int:
     if args.file in (None, "-"):
         sys.stdout.write(document)
         return 0
-    await asyncio.to_thread(Path(args.file).write_text, document, encoding="utf-8")
+    await asyncio.to_thread(_write_text, Path(args.file), document)
     print(f"wrote {args.file}", file=sys.stderr)
     return 0
+
+
+_OS_ADVICE = {
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "check the path (a part of it is a file, not a folder)",
+    errno.EISDIR: "name a file instead",
+    errno.EACCES: "check the permissions",
+    errno.EPERM: "check the permissions",
+    errno.ENOSPC: "free some disk space",
+    errno.EROFS: "choose a place that can be written",
+}
+
+
+def _os_problem(exc: OSError) -> str:
+    """What an OSError means, and what to do about it when that is plain."""
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    advice = _OS_ADVICE.get(exc.errno or 0)
+    return f"{reason}; {advice}" if advice else reason
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a file the user named, saying plainly why it cannot be written."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"cannot write {path}: the folder {path.parent} does not exist;"
+            " create it first or choose another path"
+        ) from exc
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {_os_problem(exc)}") from exc
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -290,8 +378,13 @@ def _print_feed(feed: Feed) -> None:
 async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
     from bot.app import send_due_once
 
-    if _token_missing(services.settings):
-        return 2
+    token = services.settings.telegram_bot_token
+    if token is None or not token.get_secret_value():
+        raise CommandError(
+            "TELEGRAM_BOT_TOKEN is not set, so no digest can be sent; put the bot's token"
+            " (from @BotFather) in .env or the environment",
+            code=2,
+        )
     report = await send_due_once(services)
     fields = {
         "chats": report.chats,
@@ -310,24 +403,17 @@ async def cmd_digest(services: Services, args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from bot.nlp.cli import run_extract
+    from bot.nlp.cli import extract_file
 
-    if args.file:
-        with Path(args.file).open(encoding="utf-8") as handle:
-            return run_extract(handle, sys.stdout)
-    return run_extract(sys.stdin, sys.stdout)
+    return extract_file(args.file, sys.stdout)
 
 
 def cmd_run(settings: Settings) -> int:
     if _token_missing(settings):
         return 2
-    from bot.app import BotStartError, run_bot
+    from bot.app import run_bot
 
-    try:
-        run_bot(settings)
-    except BotStartError as exc:
-        print(f"attache: {exc}", file=sys.stderr)
-        return 1
+    run_bot(settings)  # BotStartError: explain_failure says what to check
     return 0
 
 
@@ -340,14 +426,39 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}, not {text!r}")
+    return value
+
+
+def _page(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text!r}")
+    return min(value, MAX_PAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--db", metavar="PATH", help="SQLite file or a URL (default: from DATABASE_URL)"
     )
-    parser = argparse.ArgumentParser(
-        prog="attache", description="Attaché: diplomatic news in Telegram."
-    )
+    parser = _Parser(prog="attache", description="Attaché: diplomatic news in Telegram.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", parents=[common], help="start the Telegram bot")
@@ -367,15 +478,19 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", parents=[common], help="search stored articles")
     search.add_argument("query", nargs="+", metavar="QUERY")
     search.add_argument("--json", action="store_true")
-    search.add_argument("--limit", type=int, default=10, help="results per page (default 10)")
-    search.add_argument("--page", type=int, default=1)
+    search.add_argument(
+        "--limit", type=_limit, default=10, help=f"results per page, 1 to {MAX_LIMIT} (default 10)"
+    )
+    search.add_argument("--page", type=_page, default=1, help="which page (default 1)")
     search.add_argument("--newest", action="store_true", help="newest first instead of best first")
 
     person = sub.add_parser("person", parents=[common], help="articles that mention a person")
     person.add_argument("name", nargs="+", metavar="NAME")
     person.add_argument("--json", action="store_true")
-    person.add_argument("--limit", type=int, default=10)
-    person.add_argument("--page", type=int, default=1)
+    person.add_argument(
+        "--limit", type=_limit, default=10, help=f"articles per page, 1 to {MAX_LIMIT} (default 10)"
+    )
+    person.add_argument("--page", type=_page, default=1, help="which page (default 1)")
 
     extract = sub.add_parser(
         "extract", parents=[common], help="JSON lines in, persons/countries/orgs/verdict out"
@@ -394,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send_due.add_argument("--json", action="store_true", help="print a JSON summary")
 
-    interval = argparse.ArgumentParser(add_help=False)
+    interval = _Parser(add_help=False)
     interval.add_argument(
         "--interval",
         type=_minutes,
@@ -448,12 +563,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
+#: The commands that store what they are given, and so create the database when there is none.
+#: Every other command needs an existing database and creates nothing (a mistyped --db says
+#: "no database at PATH" instead of leaving an empty database behind): reading commands, and
+#: those with nothing to do on a new database (reindex, removing a feed, sending digests).
+CREATING_COMMANDS = {("ingest", None), ("feeds", "add"), ("feeds", "import")}
+
+
+def _creates_database(args: argparse.Namespace) -> bool:
+    return (args.command, getattr(args, "feeds_command", None)) in CREATING_COMMANDS
+
+
 async def _with_services(
     settings: Settings,
     command: Callable[[Services, argparse.Namespace], Awaitable[int]],
     args: argparse.Namespace,
 ) -> int:
-    async with open_services(settings) as services:
+    async with open_services(settings, create=_creates_database(args)) as services:
         return await command(services, args)
 
 
@@ -468,6 +594,56 @@ ASYNC_COMMANDS: dict[str, Callable[[Services, argparse.Namespace], Awaitable[int
 }
 
 
+def _storage_problem(exc: StorageError, settings: Settings | None) -> str:
+    """A storage error as one line: where the database is, what is wrong, what to do."""
+    message = str(exc)
+    if isinstance(exc, NoDatabase):
+        return f"{message}; run `attache ingest` first to create it, or check --db / DATABASE_URL"
+    where = database_location(settings) if settings is not None else None
+    if where and where not in message:
+        message = f"database {where}: {message}"
+    if not isinstance(exc, Unavailable | Corrupt | MigrationError):
+        message += " (LOG_LEVEL=DEBUG shows the details)"
+    return message
+
+
+def explain_failure(exc: BaseException, settings: Settings | None) -> tuple[str, int] | None:
+    """The one line for stderr and the exit status for a failure the user can act on; None
+    for anything else (a bug, which keeps its traceback). The one place the CLI maps errors."""
+    from bot.ingest.model import IngestError
+    from bot.nlp.cli import InputError
+
+    if isinstance(exc, CommandError):
+        return f"attache: {exc}", exc.code
+    if isinstance(exc, SettingsError):
+        return f"attache: {exc}", 2
+    if isinstance(exc, StorageError):
+        return f"attache: {_storage_problem(exc, settings)}", 1
+    if isinstance(exc, InputError):
+        return f"attache: {exc}", 1
+    if isinstance(exc, IngestError):
+        return f"attache: {exc.message}", 1
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"attache: {where}{_os_problem(exc)}", 1
+    if "bot.app" in sys.modules:  # BotStartError can only come from there (it imports telegram)
+        from bot.app import BotStartError
+
+        if isinstance(exc, BotStartError):
+            return f"attache: {exc}", 1
+    return None
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        return cmd_run(settings)
+    if args.command == "console":
+        return cmd_console(settings, args)
+    if args.command == "extract":
+        return cmd_extract(args)
+    return asyncio.run(_with_services(settings, ASYNC_COMMANDS[args.command], args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -477,13 +653,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"attache: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
-    if args.command == "run":
-        return cmd_run(settings)
-    if args.command == "console":
-        return cmd_console(settings, args)
-    if args.command == "extract":
-        return cmd_extract(args)
-    return asyncio.run(_with_services(settings, ASYNC_COMMANDS[args.command], args))
+    try:
+        return _run_command(args, settings)
+    except Exception as exc:
+        explained = explain_failure(exc, settings)
+        if explained is None:
+            raise
+        line, code = explained
+        log.debug("attache %s failed", args.command, exc_info=True)
+        print(line.replace("\n", " "), file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -2,15 +2,26 @@
 
 This is the only module that imports ``handlers``. Long polling by default; a webhook when
 ``WEBHOOK_URL`` is set (Telegram's ``secret_token`` header checked against ``WEBHOOK_SECRET``).
-PTB's ``run_polling``/``run_webhook`` stop gracefully on SIGINT and SIGTERM, running
-``post_shutdown`` (which closes storage) on the way out.
+
+``attache run`` stops cleanly (exit status 0) on SIGINT or SIGTERM in every phase: while it
+waits for ``getMe``, opens storage, sets its commands, deletes or sets the webhook, polls, sends
+a digest, or is already stopping. A signal never interrupts the code it lands in (PTB's own
+``run_polling`` raises ``SystemExit`` from its handler, which abandons a Bot API request
+half-way through start-up; that request's clean-up then runs with no event loop and fails).
+It only *requests* the stop: :func:`serve` cancels an unfinished start-up inside the loop, then
+stops the parts that were started, in order, and closes storage and the HTTP clients.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +53,7 @@ from bot.runtime.commands import Scope, menu
 from bot.runtime.context import CONTEXT_TYPES, AttacheContext, BotData, ChatData, UserData
 from bot.runtime.jobs import schedule_jobs
 from bot.runtime.sender import Deliverer
+from bot.runtime.updates import SenderLanes
 from bot.services import Services
 from handlers import (
     access,
@@ -153,6 +165,7 @@ def build_application(
         ApplicationBuilder()
         .bot(build_bot(settings))
         .context_types(CONTEXT_TYPES)
+        .concurrent_updates(SenderLanes())  # one slow command must not hold up other users
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -168,19 +181,235 @@ def build_application(
 
 async def send_due_once(services: Services) -> RunReport:
     """``attache digest send-due``: every due digest once, through the same Bot the running
-    application uses (no polling). ``services`` must be open."""
-    async with build_bot(services.settings) as bot:
-        digests = Digests(services.storage, Deliverer(bot), clock=services.clock)
-        return await digests.send_due()
+    application uses (no polling). ``services`` must be open. Raises BotStartError, as
+    ``run_bot`` does, when the Bot API refuses the token or cannot be reached."""
+    base_url = redact(services.settings.telegram_api_base_url, services.settings)
+    try:
+        async with build_bot(services.settings) as bot:
+            digests = Digests(services.storage, Deliverer(bot), clock=services.clock)
+            return await digests.send_due()
+    except InvalidToken:
+        # Its message quotes the token; say what to check instead.
+        raise BotStartError(
+            f"the Bot API at {base_url} rejected TELEGRAM_BOT_TOKEN. "
+            "Check the token (from @BotFather) and TELEGRAM_API_BASE_URL."
+        ) from None
+    except TelegramError as exc:
+        raise BotStartError(
+            f"cannot reach the Bot API at {base_url}: {redact(str(exc), services.settings)}"
+        ) from None
 
 
-def run_bot(settings: Settings) -> None:
+#: The signals that stop ``attache run``.
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """SIGINT/SIGTERM as a request to stop, noted in whatever phase it arrives.
+
+    :meth:`install` replaces the default actions (killing the process, or ``KeyboardInterrupt``
+    raised wherever the main thread happens to be) with a handler that only notes the request
+    and wakes the event loop :func:`serve` attached, if any. A request that came before the
+    loop ran is seen as soon as it does; later signals change nothing. The handlers stay for
+    the life of the process (asyncio's own ``add_signal_handler`` would put the default action
+    back when its loop closes).
+
+    While a loop is attached, the signal's arrival also writes to a socket the loop watches
+    (``signal.set_wakeup_fd``, as asyncio does), so the loop wakes even when the kernel hands
+    the signal to another thread (aiosqlite's, the executor's) and Python runs the handler only
+    once the main thread is back.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._previous_wakeup_fd = -1
+
+    @classmethod
+    def install(cls, signals: Sequence[int] = STOP_SIGNALS) -> StopRequest:
+        """A request object, handling ``signals`` from now on (call from the main thread)."""
+        request = cls()
+        for number in signals:
+            signal.signal(number, request._on_signal)
+        return request
+
+    @property
+    def requested(self) -> bool:
+        return self.reason is not None
+
+    def request(self, reason: str) -> None:
+        """Ask for the stop (the signal handler does; safe in a signal handler)."""
+        first = self.reason is None
+        if first:
+            self.reason = reason
+        loop, event = self._loop, self._event
+        if loop is None or event is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            if first:
+                loop.call_soon_threadsafe(event.set)
+            else:
+                loop.call_soon_threadsafe(log.info, "%s: already stopping", reason)
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        self.request(signal.Signals(number).name)
+
+    def attach(self) -> asyncio.Event:
+        """An event of the running loop, set on a request (at once if one came already)."""
+        loop = asyncio.get_running_loop()
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        loop.add_reader(reader.fileno(), _drain, reader)
+        self._wakeup = (reader, writer)
+        self._previous_wakeup_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        event = asyncio.Event()
+        self._event = event
+        self._loop = loop
+        if self.requested:
+            event.set()
+        return event
+
+    def detach(self) -> None:
+        loop, self._loop, self._event = self._loop, None, None
+        if self._wakeup is None:
+            return
+        signal.set_wakeup_fd(self._previous_wakeup_fd)
+        reader, writer = self._wakeup
+        self._wakeup = None
+        if loop is not None:
+            loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+
+
+def _drain(reader: socket.socket) -> None:
+    """Empty the wake-up socket (the Python signal handler does the work)."""
+    with contextlib.suppress(OSError):  # BlockingIOError: empty
+        while reader.recv(4096):
+            pass
+
+
+async def start_app(app: AttacheApp, settings: Settings) -> None:
+    """What PTB's ``run_polling``/``run_webhook`` do before they wait: initialise (``getMe``),
+    ``post_init`` (storage, commands, jobs), fetch updates (``deleteWebhook`` and long polling,
+    or the webhook listener and ``setWebhook``), start the application (JobQueue, updates)."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    updater = app.updater
+    if updater is None:
+        raise RuntimeError("the application has no Updater")
+    if settings.webhook_url:
+        await updater.start_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=webhook_secret(settings),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+    else:
+
+        def on_polling_error(error: TelegramError) -> None:
+            app.create_task(app.process_error(error=error, update=None))
+
+        await updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            error_callback=on_polling_error,
+        )
+    await app.start()
+
+
+async def shut_down(app: AttacheApp) -> None:
+    """Stop whatever was started, in order, whichever phase start-up reached.
+
+    Digests stop first: no new chat, message or retry is started, and what was not sent stays
+    due (the message in flight gets its answer). Then the updater stops fetching, pending
+    updates and running jobs finish, and the Bot API clients and storage are closed (also when
+    start-up was cut short before PTB counted the application as initialised). Every step runs
+    even when an earlier one failed; the first failure is raised at the end."""
+    digests = app.bot_data.digests
+    digests.stop()
+    if isinstance(digests.sender, Deliverer):
+        digests.sender.stop()
+    failures: list[Exception] = []
+
+    async def step(what: str, action: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await action()
+        except Exception as exc:
+            log.error("stopping %s failed: %s", what, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            failures.append(exc)
+
+    updater = app.updater
+    if updater is not None and updater.running:
+        await step("the updater", updater.stop)
+    if app.running:
+        await step("the application", app.stop)
+    await step("the application", app.shutdown)  # nothing to do unless initialised
+    await step("the Bot API client", app.bot.shutdown)  # nothing to do when closed already
+    post_shutdown = app.post_shutdown
+    if post_shutdown is not None:
+        await step("storage", lambda: post_shutdown(app))
+    if failures:
+        raise failures[0]
+
+
+async def serve(app: AttacheApp, settings: Settings, stop: StopRequest) -> None:
+    """Start ``app``, run it until ``stop`` is requested, then stop it: in any phase.
+
+    A request during start-up cancels the rest of start-up here, inside the running loop, where
+    the HTTP stack can clean up the request it was waiting for (httpcore's clean-up needs the
+    loop: done outside it, it fails with anyio's NoEventLoopError). Start-up errors that come
+    before a request are raised (``run_bot`` explains them) after the same clean-up; after a
+    request, they only end start-up.
+    """
+    stopped = stop.attach()
+    starting = asyncio.ensure_future(start_app(app, settings))
+    waiting = asyncio.ensure_future(stopped.wait())
+    try:
+        try:
+            await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if not stop.requested:
+                starting.result()
+                await waiting
+            log.info("%s: stopping", stop.reason)
+            starting.cancel()
+            try:
+                await starting
+            except asyncio.CancelledError:
+                log.info("start-up was cut short")
+            except Exception as exc:  # it failed while the stop was asked for: stop anyway
+                log.info("start-up ended: %s", exc)
+        except BaseException:
+            starting.cancel()
+            waiting.cancel()
+            with contextlib.suppress(Exception):  # logged; the first error is the one to see
+                await shut_down(app)
+            raise
+        waiting.cancel()
+        await shut_down(app)
+        log.info("stopped")
+    finally:
+        stop.detach()
+
+
+def run_bot(settings: Settings, stop: StopRequest | None = None) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook when WEBHOOK_URL is set.
 
+    ``stop`` is a :class:`StopRequest` installed earlier (the sooner, the fewer moments a
+    signal finds no handler); by default one is installed now. Returns after a clean stop.
     Raises BotStartError when the Bot API refuses the token or cannot be reached."""
+    stop = stop if stop is not None else StopRequest.install()
     base_url = redact(settings.telegram_api_base_url, settings)
+    log.info("starting: Bot API at %s (SIGTERM or SIGINT stops the bot)", base_url)
     try:
-        _run(build_application(settings), settings)
+        asyncio.run(serve(build_application(settings), settings, stop))
     except InvalidToken:
         # Its message quotes the token; say what to check instead.
         raise BotStartError(
@@ -202,19 +431,3 @@ def webhook_secret(settings: Settings) -> str:
         return configured
     log.warning("WEBHOOK_SECRET is not set: using a random secret for this run")
     return secrets.token_urlsafe(32)
-
-
-def _run(app: AttacheApp, settings: Settings) -> None:
-    if settings.webhook_url:
-        secret = webhook_secret(settings)
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
-        return
-    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -1,4 +1,5 @@
-"""Logging to stderr, with every configured secret redacted from every record."""
+"""Logging to stderr, with every configured secret redacted from every record, and library
+tracebacks cut to one line unless ``LOG_LEVEL=DEBUG``."""
 
 from __future__ import annotations
 
@@ -41,6 +42,33 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class BriefLibraryErrors(logging.Filter):
+    """An exception logged by a library named in ``roots`` becomes one line (its type and
+    message) instead of a traceback.
+
+    python-telegram-bot logs the network failures it handles itself with full tracebacks: a
+    start-up request that failed (``deleteWebhook`` answering 500), a poll that timed out, the
+    last ``getUpdates`` at stop. They point into its own internals and say nothing an operator
+    can act on beyond the message. Installed unless ``LOG_LEVEL=DEBUG``; Attaché's own errors
+    keep their tracebacks.
+    """
+
+    def __init__(self, roots: tuple[str, ...] = ("telegram",)) -> None:
+        super().__init__()
+        self._roots = roots
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is None or record.name.split(".", 1)[0] not in self._roots:
+            return True
+        error = record.exc_info[1]
+        if error is not None:
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def secrets_of(settings: Settings) -> list[str]:
     """The configured secret values (bot token, webhook secret)."""
     return [
@@ -74,6 +102,8 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
     secrets = secrets_of(settings)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if settings.log_level != "DEBUG":
+        handler.addFilter(BriefLibraryErrors())  # before redaction: the line may carry secrets
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -9,6 +9,8 @@ client and storage, whichever of them was opened.
 
 from __future__ import annotations
 
+import httpx
+
 from bot.chats.service import Chats
 from bot.clock import Clock, utc_now
 from bot.config import Settings
@@ -23,13 +25,23 @@ from storage.base import Storage
 class Services:
     """Every use-case of the application over shared long-lived parts."""
 
-    def __init__(self, storage: Storage, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.storage = storage
         self.settings = settings
         self.clock = clock
         # The SSRF-guarded client pins vetted addresses against DNS rebinding; one is shared by
-        # article fetching and feed polling.
-        self.http = make_client(allow_private=settings.fetch_allow_private)
+        # article fetching and feed polling. Tests pass a ``make_client`` client whose network
+        # reaches only 127.0.0.1; it is closed with the services either way.
+        self.http = (
+            http if http is not None else make_client(allow_private=settings.fetch_allow_private)
+        )
         self.ingest = Ingest(storage, self.http, settings, clock)
         self.search = Search(storage)
         self.chats = Chats(storage, settings, clock=clock)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.render import MAX_ECHO_CHARS, entity_label, escape, person_card, truncate
+from bot.render import (
+    MAX_ECHO_CHARS,
+    MESSAGE_LIMIT,
+    entity_label,
+    escape,
+    person_card,
+    truncate,
+    visible_length,
+)
 from bot.runtime.context import AttacheContext
 from bot.search.model import SearchResult
 from handlers.common import (
@@ -28,10 +36,20 @@ USAGE = "Whom? e.g. <code>/person Lavrov</code> or <code>/person Sergei Lavrov</
 
 def render_person(entity: Entity, result: SearchResult) -> tuple[str, InlineKeyboardMarkup | None]:
     """The person card followed by a page of their latest articles."""
+    if result.too_broad:
+        name = escape(truncate(entity.canonical, MAX_ECHO_CHARS))
+        return person_card(entity) + (
+            "\n\nListing their articles took too long. Narrow it with a search and a date: "
+            f'<code>/search person:"{name}" since:2024-01</code>'
+        ), None
     if result.total == 0:
         return person_card(entity) + "\n\nNo stored articles mention this person yet.", None
-    text, markup = render_results(result, str(entity.id), prefix="pp", heading="Latest articles")
-    return person_card(entity) + "\n\n" + text, markup
+    card = person_card(entity)
+    room = MESSAGE_LIMIT - visible_length(card) - 2  # the page is one message with the card
+    text, markup = render_results(
+        result, str(entity.id), prefix="pp", heading="Latest articles", limit=room
+    )
+    return card + "\n\n" + text, markup
 
 
 async def run_person(update: Update, context: AttacheContext, name: str) -> None:

@@ -68,6 +68,7 @@ def _outcome_text(
                 f"\nNo stored article mentions {escape(entity.canonical)} yet;"
                 " new ones will come as they arrive."
             )
+        text += "".join(f"\n<i>Note: {escape(note)}</i>" for note in outcome.notes)
         text += "\nSettings: /digest"
         return text, keyboard([("Undo", f"u:{sub.id}")])
     if isinstance(outcome, Ambiguous):

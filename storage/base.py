@@ -11,28 +11,30 @@ Rules every method follows:
   objects (a naive one is read as UTC) and are kept to the whole second: what comes back is
   the moment given, without microseconds.
 * **Errors** are ``storage.errors`` only (a backend maps its driver's errors at its boundary):
-  ``NotFound``, ``AlreadyExists``, ``LimitExceeded`` where documented, and ``Unavailable``,
-  ``Corrupt``, ``MigrationError``, ``ConstraintViolation`` or plain ``StorageError`` for
-  failures of the database itself.
+  ``NotFound``, ``AlreadyExists``, ``LimitExceeded``, ``QueryTooExpensive`` where documented,
+  and ``Unavailable``, ``Corrupt``, ``MigrationError``, ``ConstraintViolation`` or plain
+  ``StorageError`` for failures of the database itself.
 * **Writes are atomic**: each writing method is one transaction; when it raises, nothing of it
   was kept. Processes sharing one database (a bot and the CLI) see each other's commits.
 * **Reads see committed data only**: never the rows of a write in progress (which may yet be
   rolled back), and always every write committed before the read started, including the
   caller's own (a read after ``await ensure_chat(...)`` sees the chat).
 * **Concurrent use**: one instance is shared by every coroutine of an event loop; reads do not
-  wait for writes.
+  wait for writes, and a slow read does not hold up the others.
 
 Full-text search (``search`` and keyword matching in ``percolate``) reads text like SQLite FTS5's
 ``porter unicode61 remove_diacritics 2`` tokenizer, which every backend must reproduce:
 
 * a *token* is a maximal run of Unicode letters and digits (``unicode61``: categories L*, N* and
   Co); everything else (spaces, punctuation, hyphens, apostrophes, underscores, symbols,
-  emoji) separates tokens: ``U.S.-Thai`` is ``u s thai``, ``Lavrov's`` is ``lavrov s``,
-  ``3.5`` is ``3 5``; an unspaced CJK run is one token;
+  emoji, and combining marks other than the Latin diacritics below) separates tokens:
+  ``U.S.-Thai`` is ``u s thai``, ``Lavrov's`` is ``lavrov s``, ``3.5`` is ``3 5``, ``s͓x``
+  is ``s x``; an unspaced CJK run is one token;
 * tokens are case-folded, and diacritics are removed from Latin letters (``Zürich`` =
   ``zurich``, ``café`` = ``cafe``, ``Łódź`` = ``łodz``), not from other scripts (``провёл``
   keeps its ``ё``) nor from letters that are not a base letter plus a mark (``ø``, ``æ``,
-  ``ß``);
+  ``ß``); those accents written as combining marks (25 marks from U+0300 to U+0331) are
+  dropped without splitting the word;
 * each token is then stemmed with the English Porter stemmer (``discussing``, ``discussed`` and
   ``discusses`` are ``discuss``; ``integrated`` and ``integration`` are ``integr``); tokens of
   other scripts pass unchanged in practice.
@@ -145,7 +147,11 @@ class Storage(Protocol):
 
         Snippets: with words, a passage of about 30 tokens around the matches, each matched
         word between ``HIGHLIGHT_START`` and ``HIGHLIGHT_END``, ``…`` where text was cut;
-        without words, the first 30 words of the text (``…`` when longer)."""
+        without words, the first 30 words of the text (``…`` when longer).
+
+        Cost: a search the backend cannot answer within its time budget is stopped and raises
+        ``QueryTooExpensive`` (the query is too broad; nothing is returned). Any ``date`` is a
+        valid ``since``/``until``."""
         ...
 
     def iter_articles(self, batch_size: int = 500) -> AsyncIterator[Article]:

@@ -11,8 +11,13 @@ StorageError              base of everything raised by a storage backend
 ├── Unavailable           the database cannot be used right now: cannot be opened, stayed busy
 │                         or locked past the timeout, disk full, I/O error, read-only
 ├── Corrupt               the database is damaged, or is not a database of this backend
-└── ConstraintViolation   a write broke a rule the database enforces (a bug, or a rule added
-                          by hand); the write was rolled back
+├── NoDatabase            there is no database where one must already be (a backend opened
+│                         with ``create=False``, as read-only commands do, creates none)
+├── ConstraintViolation   a write broke a rule the database enforces (a bug, or a rule added
+│                         by hand); the write was rolled back
+└── QueryTooExpensive     a search ran past its time budget and was stopped inside the
+                          database (a query so broad that answering it would hold the
+                          database for everyone else); a narrower one will be answered
 
 Any other driver error becomes a plain ``StorageError``. The driver's exception is kept as
 ``__cause__`` for the logs.
@@ -50,5 +55,14 @@ class Corrupt(StorageError):
     """The database is damaged or is not a database of this backend."""
 
 
+class NoDatabase(StorageError):
+    """There is no database where opening was told one must already be: nothing was created."""
+
+
 class ConstraintViolation(StorageError):
     """A write broke a rule the database enforces; nothing of that write was kept."""
+
+
+class QueryTooExpensive(StorageError):
+    """A read ran past its time budget and was stopped inside the database; nothing was
+    returned. The query, not the database, is at fault: a narrower one will be answered."""

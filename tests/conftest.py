@@ -8,17 +8,46 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import ALLOWED_UPDATES, AttacheApp, build_application
 from bot.config import Settings
 from bot.factory import make_storage
 from bot.sandbox import BotApiServer, RateLimits, SandboxChat, SandboxMessage, SandboxUser
 from bot.services import Services
+from tests.loopnet import LoopbackNet
 
 # PTB 22 warns when a RetryAfter is built unless this opt-in is set; tests turn warnings into
 # errors and the 429 tests build RetryAfters on purpose.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+# No test asserts a wall-clock budget, and hypothesis's per-example deadline (200 ms unless a
+# test says otherwise) is one: it is off for every property test. Time is measured in bench/.
+hypothesis_settings.register_profile("attache", deadline=None)
+hypothesis_settings.load_profile("attache")
+
+#: The long tests (over 10 s each on two busy cores, together about a third of the suite's
+#: time), marked ``slow`` here so that their own files need no edit. ``make test`` runs them;
+#: ``pytest -m "not slow"`` leaves them out while iterating. A parametrized test is marked whole.
+SLOW_TESTS = frozenset(
+    {
+        "tests/reliability/test_crash_safety.py::test_sigkill_at_random_moments_loses_nothing",
+        "tests/reliability/test_telegram_faults.py::"
+        "test_ten_percent_faults_deliver_every_message_exactly",
+        "tests/reliability/test_load.py::test_many_users_and_a_busy_feed",
+        "tests/e2e/test_kill_restart.py::"
+        "test_sigkill_mid_send_loses_nothing_and_repeats_at_most_one",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("[", 1)[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_TEXT = (FIXTURES / "seed_kazinform.txt").read_text(encoding="utf-8")
@@ -88,10 +117,15 @@ class Bot:
 async def start_bot(
     tmp_path: Path,
     server: BotApiServer,
+    *,
+    http: httpx.AsyncClient | None = None,
     **overrides: object,
 ) -> tuple[AttacheApp, Services, Settings, int]:
     settings = make_settings(tmp_path, server, **overrides)
-    services = Services(make_storage(settings), settings)
+    # Whatever a test makes the bot fetch, no connection can leave the machine.
+    if http is None:
+        http = LoopbackNet().client(allow_private=settings.fetch_allow_private)
+    services = Services(make_storage(settings), settings, http=http)
     app = build_application(settings, services)
     await app.initialize()
     assert app.post_init is not None

@@ -42,15 +42,19 @@ _KIND_WORDS: dict[str, SubscriptionKind] = {
     "keyword": "keyword",
     "keywords": "keyword",
 }
+# A subscription matches new articles as they are stored, whatever the dates of its query.
+DATES_IGNORED = "since: and until: do not apply to a subscription: it follows new articles"
 RefusalReason = Literal["empty", "too_long", "no_words", "duplicate", "limit"]
 
 
 @dataclass(frozen=True, slots=True)
 class Subscribed:
-    """A new subscription; ``entity`` is the person/country/org it follows, if any."""
+    """A new subscription; ``entity`` is the person/country/org it follows, if any; ``notes``:
+    what of a keyword query was read otherwise than written (as /search notes it)."""
 
     subscription: Subscription
     entity: Entity | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +200,16 @@ class Chats:
             return NotSubscribed("too_long", str(MAX_QUERY_CHARS))
         if kind == "keyword" or kind == "source":
             # Parsed exactly as /search parses it, so matching follows /search semantics.
-            parsed = parse_query(query).text
-            if parsed is None:
+            parsed = parse_query(query)
+            if parsed.text is None:
                 return NotSubscribed("no_words")
-            return await self._add(NewSubscription(chat_id, kind, query, text=parsed), None)
+            outcome = await self._add(NewSubscription(chat_id, kind, query, text=parsed.text), None)
+            if isinstance(outcome, Subscribed):
+                notes = list(parsed.warnings)
+                if parsed.since or parsed.until:
+                    notes.append(DATES_IGNORED)
+                outcome = replace(outcome, notes=tuple(notes))
+            return outcome
         candidates = await self._candidates(query, kind)
         if not candidates:
             return Unknown(kind, query)

@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from bot.render import MESSAGE_LIMIT, escape, format_date, link, split_html, truncate
+from bot.render import (
+    LIST_TITLE_CHARS,
+    MESSAGE_LIMIT,
+    escape,
+    format_date,
+    link,
+    split_html,
+    truncate,
+)
 from bot.render import visible_length as _visible_length
 from storage.models import (
     Article,
@@ -41,7 +49,7 @@ from storage.models import (
 )
 
 DIGEST_CAP = 20
-TITLE_CHARS = 220
+TITLE_CHARS = LIST_TITLE_CHARS  # a title is shortened alike in every list
 LINE_CHARS = 180
 MORE_COMMAND = "/more"
 

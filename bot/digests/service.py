@@ -10,6 +10,9 @@ covers only what came after.
 
 One chat is never handled by two of these at once (``KeyedLocks``), so a ``/digest now`` racing
 the minute tick cannot send the same items twice. Time comes from the injected clock.
+
+When the process stops, ``Digests.stop`` ends runs at the next chat: chats not begun stay due,
+and the application's sender stops retrying, so a stop does not wait for a whole run.
 """
 
 from __future__ import annotations
@@ -70,19 +73,30 @@ class DigestStorage(DeliveryStorage, Protocol):
     async def list_subscriptions(self, chat_id: int) -> list[Subscription]: ...
 
 
+def _active(chat: Chat) -> bool:
+    """Neither gone (blocked the bot, vanished) nor paused."""
+    return chat.blocked_at is None and not chat.paused
+
+
 class KeyedLocks:
     """One asyncio lock per chat, created on demand and dropped when nobody holds it."""
 
     def __init__(self) -> None:
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
+    def users(self, key: int) -> int:
+        """How many hold the key's lock or wait for it."""
+        return self._locks.get(key, (None, 0))[1]
+
     @asynccontextmanager
-    async def hold(self, key: int) -> AsyncIterator[None]:
+    async def hold(self, key: int) -> AsyncIterator[bool]:
+        """Hold the key's lock; yields whether someone else held or awaited it first (then
+        what it guards may have changed while this waited)."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                yield users > 0
         finally:
             lock, users = self._locks[key]
             if users <= 1:
@@ -179,6 +193,15 @@ class Digests:
         self.cap = cap
         self.concurrency = concurrency
         self.cache = cache if cache is not None else ArticleCache()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """The process is stopping: runs begin no further chat (those stay due or pending)."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # ------------------------------------------------------------------ composing
 
@@ -222,27 +245,52 @@ class Digests:
     async def send_due(self, now: datetime | None = None) -> RunReport:
         """Send every digest due at ``now`` (default: the clock) once; return the totals."""
         moment = now if now is not None else self.clock()
-        return await self._run(lambda: self.storage.due_chats(moment, DUE_BATCH), "scheduled")
+
+        def due(chat: Chat) -> bool:  # what ``due_chats`` selects
+            return (
+                _active(chat)
+                and chat.digest_frequency != "off"
+                and chat.next_digest_at is not None
+                and chat.next_digest_at <= moment
+            )
+
+        return await self._run(
+            lambda: self.storage.due_chats(moment, DUE_BATCH), "scheduled", still=due
+        )
 
     async def send_instant(self) -> RunReport:
         """Send what is pending for chats on ``instant``, several matches batched per message."""
-        return await self._run(lambda: self.storage.pending_chats("instant", DUE_BATCH), "instant")
+        return await self._run(
+            lambda: self.storage.pending_chats("instant", DUE_BATCH),
+            "instant",
+            still=lambda chat: _active(chat) and chat.digest_frequency == "instant",
+        )
 
-    async def _run(self, fetch: Callable[[], Awaitable[list[Chat]]], kind: DigestKind) -> RunReport:
+    async def _run(
+        self,
+        fetch: Callable[[], Awaitable[list[Chat]]],
+        kind: DigestKind,
+        *,
+        still: Callable[[Chat], bool],
+    ) -> RunReport:
         report = RunReport()
         seen: set[int] = set()
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(chat: Chat) -> None:
             async with gate:
+                if self._stopping:
+                    return
                 try:
-                    report.add(await self._send_one(chat, kind))
+                    delivered = await self._send_one(chat, kind, still)
+                    if delivered is not None:
+                        report.add(delivered)
                 except Exception:  # one broken chat must not stop everyone else's digest
                     log.exception("digest for chat %s failed", chat.id)
                     report.chats += 1
                     report.failed += 1
 
-        while True:
+        while not self._stopping:
             # Handled chats leave the due set (their schedule moved on); ones whose delivery
             # failed stay due and are retried on the next tick, not in this loop.
             batch = [chat for chat in await fetch() if chat.id not in seen]
@@ -251,6 +299,7 @@ class Digests:
             seen.update(chat.id for chat in batch)
             await self.prepare(batch)
             await asyncio.gather(*(one(chat) for chat in batch))
+        return report
 
     async def _resend_in_flight(self, chat: Chat, kind: DigestKind) -> DeliveryReport | None:
         """Re-send, as one message, the items of a send a crash interrupted (Telegram may or
@@ -269,8 +318,23 @@ class Digests:
         )
         return None if report.ok else report
 
-    async def _send_one(self, chat: Chat, kind: DigestKind) -> DeliveryReport:
-        async with self.locks.hold(chat.id):
+    async def _send_one(
+        self, chat: Chat, kind: DigestKind, still: Callable[[Chat], bool]
+    ) -> DeliveryReport | None:
+        """Deliver one chat's digest; None when, by the time its lock was free, the chat no
+        longer needed one (``still`` says whether it does)."""
+        async with self.locks.hold(chat.id) as waited:
+            if waited:
+                # Another run (the other tick, ``/digest now``, a second ``send_due``) had the
+                # chat first: it may have delivered it, found it gone or moved its schedule.
+                # The chat read before the wait is stale; acting on it would send to a chat
+                # just found blocked, or recompose what was just delivered.
+                try:
+                    chat = await self.storage.get_chat(chat.id)
+                except NotFound:
+                    return None
+                if not still(chat):
+                    return None
             failed = await self._resend_in_flight(chat, kind)
             if failed is not None:
                 return failed

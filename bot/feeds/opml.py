@@ -2,13 +2,20 @@
 
 Import uses the standard library's ``xml.etree`` with two guards instead of adding defusedxml:
 the document must be at most ``MAX_OPML_BYTES``, and any DOCTYPE or ENTITY declaration is
-refused before parsing. Expat never fetches external entities, so with no DTD there is nothing
+refused before parsing (looked for in the bytes and again in the decoded text, so no encoding
+can hide one). Expat never fetches external entities, so with no DTD there is nothing
 to expand: the billion-laughs and quadratic blow-up attacks both need an internal DTD, and real
 OPML files never carry one. That is the whole of what defusedxml would add here.
+
+Expat itself decodes only UTF-8, UTF-16 and single-byte encodings, so the document is decoded
+here, by Python's codecs, in the encoding its byte order mark or XML declaration names (UTF-8
+when it names none): GB2312, Shift_JIS, Big5 and the like are read as well. A document that
+is not valid in that encoding, or names one Python does not know, is refused with the reason.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -24,6 +31,18 @@ MAX_OPML_BYTES = 2 * 1024 * 1024
 MAX_CATEGORY_DEPTH = 8
 
 _DTD_DECLARATION = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD_IN_TEXT = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+# The encoding an XML declaration names (ASCII-compatible documents; UTF-16 has a BOM).
+_DECLARED_ENCODING = re.compile(
+    rb"""\A[ \t\r\n]*<\?xml[^>]*?\sencoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z][\w.:-]{0,39})["']"""
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose BOM starts it
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class OPMLError(IngestError):
@@ -44,6 +63,32 @@ def _ascii_view(data: bytes) -> bytes:
     return data.replace(b"\x00", b"") if b"\x00" in data[:4] else data
 
 
+def decode_xml(data: bytes) -> str:
+    """An XML document's text, decoded as its byte order mark or XML declaration says (UTF-8
+    when neither says anything); OPMLError naming the encoding when it cannot be."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if encoding is None and data[:2] in (b"<\x00", b"\x00<"):
+        encoding = "utf-16-le" if data[0] else "utf-16-be"  # UTF-16 without a BOM
+    if encoding is None:
+        declared = _DECLARED_ENCODING.match(data)
+        encoding = declared.group(1).decode("ascii") if declared else "utf-8"
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise OPMLError(
+            f"unknown encoding {encoding!r} in its XML declaration; save it as UTF-8"
+        ) from None
+    try:
+        return data.decode(codec.name)
+    except LookupError:  # a codec that is not a text encoding (base64, zlib, ...)
+        raise OPMLError(f"{encoding!r} is not a text encoding; save it as UTF-8") from None
+    except UnicodeDecodeError as exc:
+        raise OPMLError(
+            f"it is not valid {encoding} (byte {exc.start:,} cannot be decoded);"
+            " save it in the encoding its XML declaration names, or as UTF-8"
+        ) from None
+
+
 def parse_opml(data: bytes) -> list[OPMLFeed]:
     """Feeds listed in an OPML document, in document order, each URL once.
 
@@ -54,8 +99,12 @@ def parse_opml(data: bytes) -> list[OPMLFeed]:
         raise OPMLError(f"the OPML file is larger than {MAX_OPML_BYTES // (1024 * 1024)} MB")
     if _DTD_DECLARATION.search(_ascii_view(data)):
         raise OPMLError("the OPML file has a DOCTYPE or entity declarations, which are refused")
+    text = decode_xml(data)
+    if _DTD_IN_TEXT.search(text):
+        raise OPMLError("the OPML file has a DOCTYPE or entity declarations, which are refused")
     try:
-        root = ET.fromstring(data)  # noqa: S314 - size-capped and DTD-free, see the module doc
+        # Text, not bytes: expat then ignores the declared encoding (decoded above).
+        root = ET.fromstring(text)  # noqa: S314 - size-capped and DTD-free, see the module doc
     except ET.ParseError as exc:
         raise OPMLError(f"not well-formed XML: {exc}") from None
     if root.tag != "opml":

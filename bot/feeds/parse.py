@@ -16,6 +16,10 @@ Safety. Feeds come from strangers, so the body is checked before any XML parser 
   DTD (Netscape RSS 0.91) is fine, and external entities are never fetched by feedparser.
 - A body that is not well-formed ("bozo") is still used when feedparser recovered entries from it,
   as browsers and feed readers do; when it yields none, ``FeedError`` says why.
+- Every entry is read on its own: one that cannot be (whatever the reason) is left out, logged
+  and listed in ``ParsedFeed.skipped``, and the others are used, so one bad item never fails
+  the poll. Entry fields and the feed's title are cleaned on the way in
+  (``bot.ingest.sanitize``: no lone surrogates, control or bidi characters; text capped).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import codecs
 import hashlib
 import io
 import json
+import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
@@ -36,6 +42,9 @@ import feedparser
 
 from bot.ingest.model import IngestError
 from bot.ingest.normalize import canonical_url
+from bot.ingest.sanitize import clean_chars, clean_text, clean_title
+
+log = logging.getLogger(__name__)
 
 MAX_FEED_BYTES = 10 * 1024 * 1024
 #: An entry whose text is at least this long is taken as the whole article (no page fetch).
@@ -73,6 +82,7 @@ class ParsedFeed:
     version: str  # feedparser's name ("rss20", "atom10", ...) or "json10"/"json11"
     entries: tuple[FeedEntry, ...]
     home_url: str | None = None
+    skipped: tuple[str, ...] = ()  # entries left out: "entry 3: why"
 
 
 # --------------------------------------------------------------------------- HTML -> text
@@ -152,13 +162,24 @@ def tidy_text(text: str) -> str:
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
+_SKIPPED_ELEMENT = re.compile(
+    r"<(script|style|template|noscript|head|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_TAG = re.compile(r"<[^>]*>")
+
+
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment (entities decoded, scripts dropped, paragraphs kept)."""
     if "<" not in html and "&" not in html:
         return tidy_text(html)
     collector = _TextCollector()
-    collector.feed(html)
-    collector.close()
+    try:
+        collector.feed(html)
+        collector.close()
+    except AssertionError:
+        # CPython's HTMLParser gives up on some malformed declarations ("<![foo[ ... ]]>"):
+        # strip the tags plainly rather than lose the entry's text.
+        return tidy_text(unescape(_TAG.sub(" ", _SKIPPED_ELEMENT.sub(" ", html))))
     return tidy_text("".join(collector.parts))
 
 
@@ -228,10 +249,11 @@ def _guid(raw_id: str | None, url: str | None, feed_url: str, title: str, text: 
 
 
 def _canonical_or_none(url: str | None, base: str) -> str | None:
-    if not url or not url.strip():
+    url = clean_chars(url).strip() if url else None
+    if not url:
         return None
     try:
-        return canonical_url(urljoin(base, url.strip()))
+        return canonical_url(urljoin(base, url))
     except IngestError:
         return None  # a mailto: or broken link is no page to fetch
 
@@ -247,6 +269,8 @@ def _entry(
     now: datetime,
 ) -> FeedEntry | None:
     url = _canonical_or_none(link, feed_url)
+    title, text = clean_title(title), clean_text(text)
+    raw_id = clean_chars(raw_id) if raw_id else None
     if not title and not text:
         return None
     if published_at is not None and published_at > now:
@@ -260,6 +284,31 @@ def _entry(
         published_at=published_at,
         has_full_text=len(text) >= FULL_TEXT_MIN_CHARS,
     )
+
+
+class _Entries:
+    """The entries of one feed as they are read, each on its own: an entry that raises is left
+    out (logged, and listed in ``skipped``) and the others are kept."""
+
+    def __init__(self, feed_url: str) -> None:
+        self.feed_url = feed_url
+        self.entries: list[FeedEntry] = []
+        self.skipped: list[str] = []
+
+    def add(self, number: int, read: Callable[[Any], FeedEntry | None], item: Any) -> None:
+        try:
+            entry = read(item)
+        except Exception as exc:
+            reason = f"entry {number}: could not be read ({type(exc).__name__}: {exc})"[:300]
+            log.warning("feed %s: %s", self.feed_url, reason, exc_info=True)
+            self.skipped.append(reason)
+            return
+        if entry is not None:
+            self.entries.append(entry)
+
+
+def _feed_title(title: str) -> str | None:
+    return clean_title(title) or None
 
 
 def _first_words(text: str, limit: int = 80) -> str:
@@ -343,22 +392,24 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None, now: dateti
         headers["content-type"] = content_type
     # BytesIO, not bytes: feedparser treats a bare string as a possible URL or file path.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
-    entries: list[FeedEntry] = []
-    for raw in parsed.entries:
+
+    def read(raw: Mapping[str, Any]) -> FeedEntry | None:
         contents = [_detail_text(c) for c in raw.get("content") or ()]
         summary = _detail_text(raw.get("summary_detail"), str(raw.get("summary") or ""))
-        text = max([*contents, summary], key=len)
-        entry = _entry(
+        return _entry(
             raw_id=raw.get("id"),
             link=raw.get("link"),
             title=_detail_text(raw.get("title_detail"), str(raw.get("title") or "")),
-            text=text,
+            text=max([*contents, summary], key=len),
             published_at=_struct_to_datetime(raw.get("published_parsed") or _updated(raw)),
             feed_url=url,
             now=now,
         )
-        if entry is not None:
-            entries.append(entry)
+
+    found = _Entries(url)
+    for number, raw in enumerate(parsed.entries, start=1):
+        found.add(number, read, raw)
+    entries = found.entries
     version = str(parsed.get("version") or "")
     if not entries:
         if parsed.get("bozo"):
@@ -367,12 +418,13 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None, now: dateti
         if not version:
             raise FeedError("not a feed: no RSS, Atom or JSON Feed document was found")
     feed = parsed.feed
-    title = _detail_text(feed.get("title_detail"), str(feed.get("title") or "")) or None
+    title = _detail_text(feed.get("title_detail"), str(feed.get("title") or ""))
     return ParsedFeed(
-        title=title,
+        title=_feed_title(title),
         version=version,
         entries=_oldest_first(entries, now),
         home_url=_canonical_or_none(feed.get("link"), url),
+        skipped=tuple(found.skipped),
     )
 
 
@@ -388,7 +440,10 @@ def _iso_datetime(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None  # "9999-12-31T23:00-01:00" is past the year 9999 in UTC: no usable date
 
 
 def _str_or_none(value: object) -> str | None:
@@ -412,17 +467,17 @@ def _parse_json_feed(body: bytes, url: str, now: datetime) -> ParsedFeed:
     items = document.get("items")
     if not isinstance(items, list):
         raise FeedError("not a JSON Feed: it has no list of items")
-    entries: list[FeedEntry] = []
-    for item in items:
+
+    def read(item: object) -> FeedEntry | None:
         if not isinstance(item, dict):
-            continue
+            return None
         html = _str_or_none(item.get("content_html"))
         texts = [
             html_to_text(html) if html else "",
             tidy_text(_str_or_none(item.get("content_text")) or ""),
             html_to_text(_str_or_none(item.get("summary")) or ""),
         ]
-        entry = _entry(
+        return _entry(
             raw_id=_str_or_none(item.get("id")),
             link=_str_or_none(item.get("url")) or _str_or_none(item.get("external_url")),
             title=html_to_text(_str_or_none(item.get("title")) or ""),
@@ -432,14 +487,17 @@ def _parse_json_feed(body: bytes, url: str, now: datetime) -> ParsedFeed:
             feed_url=url,
             now=now,
         )
-        if entry is not None:
-            entries.append(entry)
+
+    found = _Entries(url)
+    for number, item in enumerate(items, start=1):
+        found.add(number, read, item)
     title = _str_or_none(document.get("title"))
     return ParsedFeed(
-        title=html_to_text(title) or None if title else None,
+        title=_feed_title(html_to_text(title)) if title else None,
         version="json" + version.rsplit("/", 1)[-1].replace(".", ""),
-        entries=_oldest_first(entries, now),
+        entries=_oldest_first(found.entries, now),
         home_url=_canonical_or_none(_str_or_none(document.get("home_page_url")), url),
+        skipped=tuple(found.skipped),
     )
 
 

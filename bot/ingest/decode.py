@@ -9,6 +9,9 @@ Capped, bounded decompression
     bytes, so a gzip bomb is stopped too). Only gzip and deflate are requested
     (``ACCEPT_ENCODING``); they are decoded here from the raw stream in small steps, so memory
     stays bounded by the cap however well the body compresses (another encoding is refused).
+    Every member of a multi-member gzip body is decoded, empty ones included, and a compressed
+    stream that is corrupt or stops before its end is an ``UndecodableBodyError``: a cut transfer
+    never passes for a shorter page.
 
 Charset detection
     ``detect_charset`` picks the body's encoding as browsers do: byte-order mark, then the
@@ -24,7 +27,7 @@ import zlib
 import charset_normalizer
 import httpx
 
-from bot.ingest.errors import ConnectionFailedError, TooLargeError, UnsupportedContentTypeError
+from bot.ingest.errors import TooLargeError, UndecodableBodyError, UnsupportedContentTypeError
 
 # --------------------------------------------------------------------------- charset
 
@@ -99,63 +102,93 @@ ACCEPT_ENCODING = "gzip, deflate"
 DECODE_STEP = 256 * 1024
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _BoundedDecoder:
     """Decodes a gzip or deflate body step by step without ever producing more than asked.
 
     httpx decodes each network read in one call, so one 64 kB read of a gzip bomb becomes tens
-    of megabytes before any cap can look at it. Here each raw chunk is fed to zlib with
-    ``max_length``, and the rest of the chunk waits in ``unconsumed_tail``: the decoded output
-    never runs more than one byte past the cap. Concatenated gzip members are decoded in turn.
+    of megabytes before any cap can look at it. Here raw bytes are ``feed``-ed in, and ``read``
+    hands them to zlib with ``max_length``: the decoded output never runs more than one byte
+    past the cap, and what zlib has not taken yet waits in ``_input``.
+
+    A gzip body may hold several members one after another (RFC 1952 §2.2), empty ones included;
+    each is decoded in turn. Bytes after the last member that do not start another one (padding
+    some servers add) are dropped, as browsers and httpx do. A stream that stops before its end
+    (no end-of-stream block, no trailer, half a member) is an error at ``finish``: a cut transfer
+    must not pass for a shorter page.
     """
 
     def __init__(self, encoding: str) -> None:
         self._encoding = encoding
-        self._zlib = self._new()
-        self._sniffed = encoding != "deflate"
+        # gzip framing (16+); a deflate body's framing is read off its first two bytes.
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+        self._input = b""  # received and not yet taken by zlib
+        self._ended = False  # the current member (or deflate stream) reached its end
+        self._padding = False  # bytes that start no member followed the end: drop the rest
+        self._more_out = False  # the last step filled its limit: zlib may hold more output
+        self._received = 0
 
-    def _new(self, *, raw_deflate: bool = False) -> zlib._Decompress:
-        if self._encoding == "deflate":
-            # RFC 9110 "deflate" is zlib-wrapped, but some servers send raw deflate (as httpx
-            # also tolerates): try the wrapper first, fall back on the first chunk's error.
-            return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16+: gzip framing
+    def feed(self, data: bytes) -> None:
+        self._received += len(data)
+        if not self._padding:
+            self._input += data
 
-    def decode(self, data: bytes, limit: int) -> bytes:
-        """Decode ``data`` into at most ``limit`` bytes; the rest stays pending for ``more``."""
-        if not self._sniffed:
-            self._sniffed = True
-            try:
-                return self._zlib.decompress(data, limit)
-            except zlib.error:
-                self._zlib = self._new(raw_deflate=True)
-        return self._zlib.decompress(data, limit)
-
-    def more(self, limit: int) -> bytes:
-        """Continue with input left over from the last call (at most ``limit`` bytes out)."""
-        if self._zlib.unconsumed_tail:
-            return self._zlib.decompress(self._zlib.unconsumed_tail, limit)
-        if self._next_member():
-            rest = self._zlib.unused_data
-            self._zlib = self._new()
-            return self._zlib.decompress(rest, limit)
-        return b""
+    def read(self, limit: int) -> bytes:
+        """At most ``limit`` decoded bytes of what was fed; ``b""`` when more input is needed."""
+        while True:
+            if self._ended and not self._next_member():
+                return b""
+            if self._zlib is None:
+                if len(self._input) < 2:
+                    return b""
+                self._zlib = _deflate_decompressor(self._input)
+            if not self._input and not self._more_out:
+                return b""
+            data, self._input = self._input, b""
+            out = self._zlib.decompress(data, limit)
+            self._more_out = len(out) >= limit
+            if self._zlib.eof:
+                self._ended, self._more_out = True, False
+                self._input = self._zlib.unused_data
+            else:
+                self._input = self._zlib.unconsumed_tail
+            if out:
+                return out
+            if not self._ended:
+                return b""  # every byte fed was taken: the rest of the stream is still to come
+            # A member ended without output (an empty one): go on with what follows it.
 
     def _next_member(self) -> bool:
-        # Another gzip member follows (gzip allows several); other trailing bytes (padding
-        # some servers add) are ignored, as browsers and httpx do.
-        return (
-            self._encoding == "gzip"
-            and self._zlib.eof
-            and self._zlib.unused_data.startswith(b"\x1f\x8b")
+        """After the end of a member: whether another gzip member starts, and start it."""
+        if self._encoding == "gzip" and self._input.startswith(_GZIP_MAGIC):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._ended = False
+            return True
+        if self._encoding == "gzip" and _GZIP_MAGIC.startswith(self._input):
+            return False  # nothing, or the first byte of a member: wait for more
+        self._input, self._padding = b"", True
+        return False
+
+    def finish(self, url: str) -> None:
+        """Raise UndecodableBodyError if the body stopped before its compressed stream ended."""
+        if self._ended or not self._received:
+            return  # whole (an empty body has nothing to decode and nothing to lose)
+        raise UndecodableBodyError(
+            f"the {self._encoding} body of {url} ends early: its compressed stream stops after "
+            f"{_human_size(self._received)}, before its end (a cut or broken transfer)",
+            url=url,
         )
 
-    @property
-    def pending(self) -> bool:
-        """Whether input is still waiting to be decoded."""
-        return bool(self._zlib.unconsumed_tail) or self._next_member()
 
-    def finish(self, limit: int) -> bytes:
-        return self._zlib.flush(limit) if not self._zlib.eof else b""
+def _deflate_decompressor(head: bytes) -> zlib._Decompress:
+    """RFC 9110 "deflate" is zlib-wrapped (RFC 1950), but some servers send raw deflate (as
+    httpx also tolerates): a valid zlib header (method 8, window, check bits, no preset
+    dictionary) says which."""
+    cmf, flg = head[0], head[1]
+    wrapped = cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0 and not flg & 0x20
+    return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
 
 
 def _content_encodings(response: httpx.Response, url: str) -> list[str]:
@@ -215,16 +248,13 @@ async def read_capped(response: httpx.Response, max_bytes: int, url: str) -> byt
             if decoder is None:
                 take(raw)
                 continue
-            take(decoder.decode(raw, budget()))
-            while decoder.pending:
-                piece = decoder.more(budget())
-                if not piece and decoder.pending:
-                    break  # a gzip member ended mid-stream: wait for more input
+            decoder.feed(raw)
+            while piece := decoder.read(budget()):
                 take(piece)
-        if decoder is not None:
-            take(decoder.finish(budget()))
     except zlib.error as exc:
-        raise ConnectionFailedError(
+        raise UndecodableBodyError(
             f"the {encodings[0]} body of {url} could not be decoded: {exc}", url=url
         ) from None
+    if decoder is not None:
+        decoder.finish(url)
     return b"".join(chunks)

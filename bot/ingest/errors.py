@@ -52,3 +52,9 @@ class HTTPStatusError(FetchError):
 
 class ConnectionFailedError(FetchError):
     """The host could not be resolved or reached, or the connection broke."""
+
+
+class UndecodableBodyError(ConnectionFailedError):
+    """The compressed body is corrupt, or ends before its compressed stream does.
+
+    A kind of ConnectionFailedError: a body cut short is most often a broken transfer."""

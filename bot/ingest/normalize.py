@@ -17,6 +17,11 @@ Near duplicates: MinHash over word 3-shingles, with LSH banding
     sqrt(J(1-J)/128): 0.027 at J = 0.9. Two texts are the same story when that estimate is at least
     ``storage.models.NEAR_DUPLICATE_MIN_SIMILARITY`` = 0.85.
 
+    Memory is bounded whatever the text's length: words are hashed a segment of
+    ``SEGMENT_CHARS`` at a time, and shingles are hashed ``SHINGLE_BLOCK`` (4,096) at a time into
+    a running minimum, so the hash matrix never exceeds 4,096 x 128 x 8 bytes = 4 MB (hashing all
+    shingles at once took 390 MB for 2 MB of text). The signature is the same either way.
+
     Finding candidates without comparing every pair: the 128 slots are cut into ``BANDS`` = 16
     bands of ``ROWS`` = 8 slots; each band is hashed to a signed 64-bit key, and texts sharing any
     band key are candidates (then checked with the full signature). Two texts of overlap s share
@@ -43,7 +48,7 @@ import posixpath
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import idna
@@ -51,6 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.ingest.model import InvalidURLError, ParsedArticle
+from bot.ingest.sanitize import clean_name
 from storage.models import (
     Classification,
     EntityMention,
@@ -61,6 +67,10 @@ NUM_PERM = 128
 BANDS = 16
 ROWS = 8
 SHINGLE_WORDS = 3
+#: Shingles hashed at once: the (SHINGLE_BLOCK x NUM_PERM) uint64 matrix is 4 MB.
+SHINGLE_BLOCK = 4096
+#: Characters of normalised text split into words at once.
+SEGMENT_CHARS = 64 * 1024
 assert BANDS * ROWS <= NUM_PERM
 
 # --------------------------------------------------------------------------- text
@@ -106,17 +116,13 @@ _WORD_WEIGHT_2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _EMPTY_SIGNATURE = np.full(NUM_PERM, 0xFFFFFFFF, np.uint32)
 
 
-def _shingle_keys(words: Sequence[str]) -> npt.NDArray[np.uint64]:
-    """64-bit keys of the word 3-shingles (one shingle of all words when there are fewer)."""
-    word_hashes = np.fromiter(
+def _word_hashes(words: Sequence[str]) -> npt.NDArray[np.uint64]:
+    return np.fromiter(
         (zlib.crc32(word.encode()) for word in words), dtype=np.uint64, count=len(words)
     )
-    if len(words) < SHINGLE_WORDS:
-        keys = np.array([np.bitwise_xor.reduce(word_hashes * _WORD_WEIGHT_1)], np.uint64)
-    else:
-        keys = (
-            word_hashes[:-2] * _WORD_WEIGHT_1 + word_hashes[1:-1] * _WORD_WEIGHT_2 + word_hashes[2:]
-        )
+
+
+def _mix(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     # SplitMix64 finaliser: spreads the structured sum over all 64 bits.
     keys ^= keys >> np.uint64(30)
     keys *= _MIX_1
@@ -126,14 +132,52 @@ def _shingle_keys(words: Sequence[str]) -> npt.NDArray[np.uint64]:
     return keys
 
 
+def _iter_word_hash_blocks(normalized: str) -> Iterator[npt.NDArray[np.uint64]]:
+    """The CRC-32 hashes of the words, a segment of about ``SEGMENT_CHARS`` characters at a time
+    (cut at a space, so no word is split and the whole text is never held as a list of words)."""
+    start = 0
+    while start < len(normalized):
+        end = normalized.find(" ", start + SEGMENT_CHARS)
+        end = len(normalized) if end < 0 else end
+        words = normalized[start:end].split()
+        if words:
+            yield _word_hashes(words)
+        start = end + 1
+
+
+def _iter_shingle_keys(normalized: str) -> Iterator[npt.NDArray[np.uint64]]:
+    """64-bit keys of the word 3-shingles, at most ``SHINGLE_BLOCK`` at a time (one shingle of
+    all words when there are fewer than three)."""
+    carry = np.empty(0, np.uint64)  # the last two words of the segment before
+    shingled = False
+    for block in _iter_word_hash_blocks(normalized):
+        hashes = np.concatenate((carry, block)) if len(carry) else block
+        if len(hashes) < SHINGLE_WORDS:
+            carry = hashes
+            continue
+        for first in range(0, len(hashes) - SHINGLE_WORDS + 1, SHINGLE_BLOCK):
+            window = hashes[first : first + SHINGLE_BLOCK + SHINGLE_WORDS - 1]
+            yield _mix(window[:-2] * _WORD_WEIGHT_1 + window[1:-1] * _WORD_WEIGHT_2 + window[2:])
+        carry = hashes[-(SHINGLE_WORDS - 1) :]
+        shingled = True
+    if len(carry) and not shingled:
+        yield _mix(np.array([np.bitwise_xor.reduce(carry * _WORD_WEIGHT_1)], np.uint64))
+
+
 def _signature_slots(normalized: str) -> npt.NDArray[np.uint32]:
-    words = normalized.split()
-    if not words:
+    # Per block of shingles a (block x NUM_PERM) matrix, folded into a running minimum: memory
+    # stays at SHINGLE_BLOCK x NUM_PERM x 8 bytes (4 MB) however long the text is.
+    minimum: npt.NDArray[np.uint64] | None = None
+    for keys in _iter_shingle_keys(normalized):
+        hashed = keys[:, None] * _PERM_A  # (shingles, NUM_PERM), wraps mod 2**64 by design
+        hashed += _PERM_B
+        block_minimum: npt.NDArray[np.uint64] = hashed.min(axis=0)
+        if minimum is None:
+            minimum = block_minimum
+        else:
+            np.minimum(minimum, block_minimum, out=minimum)
+    if minimum is None:
         return _EMPTY_SIGNATURE
-    keys = _shingle_keys(words)
-    hashed = keys[:, None] * _PERM_A  # (shingles, NUM_PERM), wraps mod 2**64 by design
-    hashed += _PERM_B
-    minimum: npt.NDArray[np.uint64] = hashed.min(axis=0)
     return (minimum >> np.uint64(32)).astype(np.uint32)
 
 
@@ -233,7 +277,19 @@ def _strip_amp_path(path: str) -> str:
 
 
 def canonical_url(url: str) -> str:
-    """The canonical form of a URL, for recognising the same page under different URLs."""
+    """The canonical form of a URL, for recognising the same page under different URLs.
+
+    Raises ``InvalidURLError`` for anything that is not a usable web URL."""
+    try:
+        return _canonical_url(url)
+    except UnicodeError:
+        # A lone surrogate or a host IDNA refuses: not a URL any server could be asked for.
+        raise InvalidURLError(
+            f"not a usable URL: {url!r} (it has characters no URL may hold)"
+        ) from None
+
+
+def _canonical_url(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -252,7 +308,7 @@ def canonical_url(url: str) -> str:
         match = re.match(r"^/[a-z]/(?P<secure>s/)?(?P<rest>.+)$", path)
         if match:
             inner = ("https://" if match["secure"] else "http://") + match["rest"]
-            return canonical_url(inner + (f"?{query}" if query else ""))
+            return _canonical_url(inner + (f"?{query}" if query else ""))
 
     labels = host.split(".")
     if labels[0] == "amp" and len(labels) >= 3:
@@ -304,7 +360,9 @@ def build_new_article(
     """The NewArticle to store: canonical URL, fingerprint, signature and bands computed.
 
     ``source`` (else the parsed source, the dateline agency, the attribution, the URL's domain)
-    names where the article came from; "unknown" when nothing does.
+    names where the article came from; "unknown" when nothing does. The parsed article's fields
+    are clean already (``ParsedArticle`` cleans them when built); ``source`` is cleaned here.
+    Raises ``InvalidURLError`` when the article's URL is not a usable web URL.
     """
     url = canonical_url(parsed.url) if parsed.url else None
     fingerprint, signature, bands = fingerprint_and_signature(parsed.text)
@@ -313,7 +371,7 @@ def build_new_article(
         text=parsed.text,
         url=url,
         source=(
-            source
+            (clean_name(source) if source else None)
             or parsed.source
             or parsed.agency
             or parsed.attribution

@@ -3,11 +3,17 @@
 Every way an article arrives ends in ``Ingest.store``: entities are extracted and the article
 classified off the event loop, the batch is stored in one transaction, and the new articles are
 matched against subscriptions at once (``bot.digests.matching``), whichever process stored them.
+
+Articles are enriched one by one, each on its own: one that cannot be (an unusable URL, a text
+the extractor trips on) is reported with where it came from (a file's line, a feed entry's
+guid) and the rest of the batch is stored. A bulk ingest's report lists the first
+``bot.ingest.model.MAX_LISTED_ERRORS`` failures and counts them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -17,7 +23,7 @@ from bot import nlp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digests.matching import percolate_all
-from bot.ingest.bulk import BulkError, iter_bulk_file
+from bot.ingest.bulk import BulkError, BulkItem, iter_bulk_file
 from bot.ingest.fetch import fetch
 from bot.ingest.html import parse_html
 from bot.ingest.model import IngestError, IngestOutcome, IngestReport, ParsedArticle
@@ -26,6 +32,8 @@ from bot.ingest.text import parse_text
 from bot.urls import has_http_scheme
 from storage.base import Storage
 from storage.models import AddResult, Classification, EntityKind, EntityMention, NewArticle
+
+log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_TYPES = ("text/plain",)
@@ -59,6 +67,22 @@ def enrich(parsed: ParsedArticle) -> NewArticle:
     return build_new_article(parsed, classification=classification, entities=mentions)
 
 
+def enrich_each(parsed: Sequence[ParsedArticle]) -> list[NewArticle | IngestError]:
+    """``enrich`` every article on its own: an article that fails gives its error, in its place,
+    and costs none of the others."""
+    results: list[NewArticle | IngestError] = []
+    for article in parsed:
+        try:
+            results.append(enrich(article))
+        except IngestError as exc:
+            results.append(exc)
+        except Exception as exc:
+            # A text the extractor trips on is that article's failure, not the batch's.
+            log.exception("enriching %r failed", article.title[:80])
+            results.append(IngestError(f"the article could not be analysed ({type(exc).__name__})"))
+    return results
+
+
 def _outcome(article: NewArticle, result: AddResult) -> IngestOutcome:
     def names(kind: EntityKind) -> tuple[str, ...]:
         return tuple(e.canonical for e in article.entities if e.kind == kind)
@@ -88,20 +112,49 @@ class Ingest:
         self.clock = clock
 
     async def store(self, parsed: Sequence[ParsedArticle]) -> list[IngestOutcome]:
-        """Enrich and store parsed articles in one transaction."""
+        """Enrich and store parsed articles in one transaction.
+
+        An article that cannot be enriched is logged and left out; the others are stored (the
+        outcomes are those of the stored ones, in order)."""
+        outcomes, failures = await self.store_each(parsed)
+        for index, error in failures:
+            article = parsed[index]
+            log.warning(
+                "article %r (%s) not stored: %s",
+                article.title[:80],
+                article.guid or article.url,
+                error.message,
+            )
+        return outcomes
+
+    async def store_each(
+        self, parsed: Sequence[ParsedArticle]
+    ) -> tuple[list[IngestOutcome], list[tuple[int, IngestError]]]:
+        """Like ``store``, and also the articles left out: (index in ``parsed``, why)."""
         if not parsed:
-            return []
+            return [], []
         # Extraction is CPU-bound and pure: run it off the event loop so the bot stays responsive.
-        articles = await asyncio.to_thread(lambda: [enrich(p) for p in parsed])
+        enriched = await asyncio.to_thread(enrich_each, parsed)
+        articles = [a for a in enriched if isinstance(a, NewArticle)]
+        failures = [(i, e) for i, e in enumerate(enriched) if isinstance(e, IngestError)]
+        if not articles:
+            return [], failures
         results = await self.storage.add_articles(articles, now=self.clock())
         # Match the new articles against subscriptions now, whichever process stored them.
         await percolate_all(self.storage, clock=self.clock)
-        return [_outcome(a, r) for a, r in zip(articles, results, strict=True)]
+        return [_outcome(a, r) for a, r in zip(articles, results, strict=True)], failures
 
     async def text(self, raw: str, *, source: str = "telegram") -> IngestOutcome:
         """Store pasted or forwarded article text; raise IngestError when it is not an article."""
         parsed = parse_text(raw, now=self.clock(), source=source)
-        (outcome,) = await self.store([parsed])
+        return await self._one(parsed)
+
+    async def _one(self, parsed: ParsedArticle) -> IngestOutcome:
+        """Store one article; IngestError when it cannot be."""
+        outcomes, failures = await self.store_each([parsed])
+        if failures:
+            raise failures[0][1]
+        (outcome,) = outcomes
         return outcome
 
     async def url(self, url: str) -> IngestOutcome:
@@ -121,8 +174,7 @@ class Ingest:
             parsed = await asyncio.to_thread(
                 parse_html, result.text, url=result.url, now=self.clock()
             )
-        (outcome,) = await self.store([parsed])
-        return outcome
+        return await self._one(parsed)
 
     async def sources(
         self,
@@ -159,13 +211,19 @@ class Ingest:
         progress: Callable[[int], None] | None,
         on_stored: Callable[[Sequence[IngestOutcome]], None] | None,
     ) -> None:
+        if await asyncio.to_thread(path.is_dir):
+            # Not walked: a folder holds other files too. The shell names the ones meant.
+            report.fail(str(path), f"is a directory; name its files instead (e.g. {path}/*.jsonl)")
+            return
         if not await asyncio.to_thread(path.is_file):
             report.fail(str(path), "no such file")
             return
-        batch: list[ParsedArticle] = []
+        batch: list[BulkItem] = []
 
         async def flush() -> None:
-            outcomes = await self.store(batch)
+            outcomes, failures = await self.store_each([item.article for item in batch])
+            for index, error in failures:
+                report.fail(f"{path}:{batch[index].line_number}", error.message)
             for outcome in outcomes:
                 report.count(outcome)
             if on_stored:
@@ -180,7 +238,7 @@ class Ingest:
                     where = f"{path}:{item.line_number}" if item.line_number else str(path)
                     report.fail(where, item.message)
                     continue
-                batch.append(item.article)
+                batch.append(item)
                 if len(batch) >= INGEST_BATCH:
                     await flush()
         except IngestError as exc:

@@ -22,6 +22,11 @@ first paragraph gives the place, the date and the agency, and is cut from the bo
 A date without a year is the most recent such date not after ``now`` (one day of slack: a
 dateline is local time, and Asia is up to 14 hours ahead of UTC). The agency the text credits
 ("BelTA reports", "reports TASS", "according to Xinhua") is kept as ``attribution``.
+
+The input is cleaned first (``bot.ingest.sanitize.clean_chars``: control, invisible and bidi
+characters), so datelines and headlines are read from the text as it will be stored. Only the
+first ``PARSE_CHARS`` characters of a very long input are parsed: the stored text is at most
+``MAX_TEXT_CHARS`` anyway, and its truncation note counts what was left out.
 """
 
 from __future__ import annotations
@@ -31,13 +36,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.ingest.model import IngestError, ParsedArticle
+from bot.ingest.sanitize import MAX_TEXT_CHARS, cap_text, clean_chars, clean_line, clean_title
 
 # A body shorter than this (after cleaning) is not an article: a caption, a link, a greeting.
 MIN_BODY_CHARS = 80
 # A first line longer than this is a paragraph, not a headline.
-MAX_TITLE_CHARS = 250
+MAX_HEADLINE_LINE_CHARS = 250
 # When a text has no headline line, its first sentence is cut to this length for a title.
 DERIVED_TITLE_CHARS = 120
+# Input beyond this is not parsed (furniture lines dropped on the way leave ample margin to fill
+# the stored maximum): parsing time and memory stay bounded however long the input is.
+PARSE_CHARS = 2 * MAX_TEXT_CHARS
 
 # Wire agencies by their upper-case name, with the spelling they use for themselves.
 KNOWN_AGENCIES: dict[str, str] = {
@@ -113,8 +122,6 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _ONLY_SYMBOLS = re.compile(r"^[\W_]*$")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")  # soft hyphen: &shy; in pages
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
@@ -235,10 +242,6 @@ def find_attribution(text: str) -> str | None:
     return min(candidates)[1]
 
 
-def _clean_line(line: str) -> str:
-    return _SPACES.sub(" ", _INVISIBLE.sub("", line)).strip()
-
-
 def _same_line(a: str, b: str) -> bool:
     return " ".join(a.casefold().split()).strip(" .") == " ".join(b.casefold().split()).strip(" .")
 
@@ -270,10 +273,19 @@ def derive_title(body: str) -> str:
 
 
 def _looks_like_headline(line: str, *, now: datetime) -> bool:
-    if len(line) > MAX_TITLE_CHARS or parse_dateline(line, now=now) is not None:
+    if len(line) > MAX_HEADLINE_LINE_CHARS or parse_dateline(line, now=now) is not None:
         return False
     # A headline rarely has more than one sentence.
     return len(_SENTENCE_END.findall(line)) == 0 or len(line.split()) <= 25
+
+
+def _head(raw: str) -> tuple[str, int]:
+    """The part of ``raw`` worth parsing (cut at a line end) and the characters left out."""
+    if len(raw) <= PARSE_CHARS:
+        return raw, 0
+    end = raw.rfind("\n", PARSE_CHARS // 2, PARSE_CHARS)
+    end = end if end > 0 else PARSE_CHARS
+    return raw[:end], len(raw) - end
 
 
 def parse_text(
@@ -292,12 +304,13 @@ def parse_text(
     entry, an HTML page); otherwise the headline line and the dateline date are used. Raises
     ``IngestError`` when there is too little text to be an article.
     """
-    lines = [_clean_line(line) for line in raw.splitlines()]
+    raw, dropped = _head(raw)
+    lines = [clean_line(line) for line in clean_chars(raw).splitlines()]
     lines = [line for line in lines if line and not is_boilerplate(line)]
     if not lines:
         raise IngestError("the text is empty: there is no article to read")
 
-    headline = _clean_line(title) if title else None
+    headline = clean_title(title) if title else None
     if headline is None and len(lines) > 1 and _looks_like_headline(lines[0], now=now):
         headline = lines[0]
     body_lines = [line for line in lines if headline is None or not _same_line(line, headline)]
@@ -319,7 +332,7 @@ def parse_text(
         published_at = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return ParsedArticle(
         title=headline or derive_title(body),
-        text=body,
+        text=cap_text(body, dropped=dropped),
         url=url,
         source=source or agency or attribution,
         published_at=published_at,

@@ -31,7 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", "what this bot does, with examples"),
     Command("help", "this list of commands"),
     Command("search", 'find articles: words, "phrases", OR, -not, prefix*', "QUERY"),
-    Command("article", "show one stored article in full", "ID"),
+    Command("article", "show a stored article, a page at a time", "ID"),
     Command("person", "a person's name variants and latest articles", "NAME"),
     Command("latest", "the newest diplomatic articles", "[N]"),
     Command("subscribe", "follow a keyword, person, country or org", "[person|country|org] WHAT"),

@@ -9,6 +9,8 @@
 
 Each job runs at most once at a time (APScheduler skips a tick while the previous one runs), and
 the first ticks come a few seconds after start, so digests missed during downtime go out soon.
+When the bot stops, the application waits for running jobs; digest runs end at the next chat
+(``Digests.stop``), so a stop does not wait for a whole run.
 """
 
 from __future__ import annotations
@@ -41,17 +43,20 @@ class JobIntervals:
 
 
 async def digest_tick(context: AttacheContext) -> None:
-    """Send every due digest."""
-    report = await context.bot_data.digests.send_due()
+    """Send every due digest (when the bot is stopping, the run ends early; the rest stays
+    due for the next start)."""
+    digests = context.bot_data.digests
+    report = await digests.send_due()
     if report.chats:
         log.info(
-            "digests: %d chats, %d messages, %d articles, %d empty, %d blocked, %d failed",
+            "digests: %d chats, %d messages, %d articles, %d empty, %d blocked, %d failed%s",
             report.chats,
             report.messages,
             report.articles,
             report.empty,
             report.blocked,
             report.failed,
+            " (stopping: the rest stays due)" if digests.stopping else "",
         )
 
 

@@ -9,6 +9,8 @@ timeouts and network errors (5xx, resets) are retried with doubling delays a bou
 times, 403 Forbidden and 400 "chat not found" mean the chat is gone (``blocked``), any other
 400 is a permanent failure of that message. It is the Telegram side of
 ``bot.digests.deliver.Sender``, which the digest use-cases depend on instead of on Telegram.
+Once the process is stopping (``Deliverer.stop``) it sends nothing new and retries nothing: the
+message in flight gets its answer, every other one is "failed" and stays pending.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RATE = 28.0
 PRIVATE_INTERVAL_S = 1.0
 GROUP_INTERVAL_S = 3.0  # 20 messages a minute
+#: The error of a message that was not sent because the process is stopping.
+STOPPING = "not sent: the bot is stopping"
 
 Sleep = Callable[[float], Awaitable[None]]
 _GONE_PHRASES = ("chat not found", "user not found", "peer_id_invalid", "chat_id is empty")
@@ -115,6 +119,28 @@ class Deliverer:
         self.policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
         self._read_timeout = read_timeout
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """The process is stopping: start no send and no retry wait from now on, and end the
+        retry waits under way (what was not sent is "failed", not permanently)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the process starts stopping meanwhile."""
+        if self._stopping.is_set():
+            return
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            stopping.cancel()
 
     async def send(self, chat_id: int, html_text: str, *, is_group: bool = False) -> SendResult:
         """Send one HTML message; retry what can succeed later; never raise TelegramError."""
@@ -123,8 +149,11 @@ class Deliverer:
         rate_limited = 0
         attempts = 0
         while True:
+            if not self._stopping.is_set():
+                await self.pacer.wait(chat_id, is_group=is_group)
+            if self._stopping.is_set():
+                return SendResult("failed", error=STOPPING, attempts=attempts)
             attempts += 1
-            await self.pacer.wait(chat_id, is_group=is_group)
             try:
                 message = await self.bot.send_message(
                     chat_id, html_text, read_timeout=self._read_timeout
@@ -135,7 +164,7 @@ class Deliverer:
                 if rate_limited > policy.rate_limited or wait > policy.max_retry_after:
                     return SendResult("failed", error=f"flood control: {exc}", attempts=attempts)
                 log.info("chat %s: rate limited, waiting %.1f s", chat_id, wait)
-                await self._sleep(wait)
+                await self._pause(wait)
             except Forbidden as exc:
                 return SendResult("blocked", error=exc.message, attempts=attempts)
             except BadRequest as exc:
@@ -150,7 +179,7 @@ class Deliverer:
                     return SendResult("failed", error=str(exc), attempts=attempts)
                 delay = min(policy.max_delay, policy.base_delay * 2 ** (failures - 1))
                 log.info("chat %s: %s; retrying in %.1f s", chat_id, exc, delay)
-                await self._sleep(delay)
+                await self._pause(delay)
             except TelegramError as exc:  # e.g. ChatMigrated, Conflict: not worth retrying
                 return SendResult("failed", error=str(exc), attempts=attempts, permanent=True)
             else:

@@ -41,6 +41,23 @@ _URL_PATTERN = re.compile(r"(?<!\S)https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'»]")
 _MENTION_PATTERN = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{5,32}\b")
 
 
+#: What tdlib counts as nothing (``clean_input_string`` and ``strip_empty_characters``): control
+#: characters, the spaces it turns into U+0020, zero-width characters and marks, tag characters.
+_EMPTY_CHARACTERS = frozenset(
+    [chr(code) for code in range(0x21)]
+    + list("\u00a0\u030a\u0333\u033f\u1680\u180e\u202f\u205f\u2800\u3000\ufeff\ufffc")
+    + [chr(code) for code in range(0x2000, 0x2010)]
+    + [chr(code) for code in range(0x2028, 0x202F)]
+    + [chr(code) for code in range(0xE0000, 0xE0080)]
+)
+
+
+def is_empty_text(text: str) -> bool:
+    """Whether Telegram would refuse ``text`` as empty: Python's ``strip`` leaves nothing, or
+    every character is one tdlib drops or treats as a space (e.g. U+200B, U+2800, U+0001)."""
+    return not text.strip() or all(char in _EMPTY_CHARACTERS for char in text)
+
+
 def _strip_text(text: str, entities: list[MessageEntity]) -> tuple[str, list[MessageEntity]]:
     """Telegram trims surrounding whitespace; shift and clip the entities to match."""
     stripped = text.strip()
@@ -102,7 +119,7 @@ def format_text(
     else:
         raise bad_request("unsupported parse_mode")
     plain, entities = _strip_text(plain, entities)
-    if not plain:
+    if is_empty_text(plain):
         raise bad_request("message text is empty")
     if len(plain) > MAX_TEXT_LENGTH:
         raise bad_request("message is too long")

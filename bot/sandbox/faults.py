@@ -10,7 +10,10 @@ Tests arm faults on ``server.faults`` and the server applies them to the next ma
   ``set_random(0.1, applied=0.3)`` carries out 30 % of those (all but 429s) before losing the
   answer, and ``lost_answers`` lists the messages that were sent that way;
 * ``block(chat_id)`` / ``remove_chat(chat_id)``: 403 "bot was blocked by the user" and
-  400 "chat not found" for every request aimed at that chat, until undone.
+  400 "chat not found" for every request aimed at that chat, until undone;
+* ``hold_next("getMe")``: a slow Telegram: the next getMe waits unanswered (``held`` counts the
+  requests waiting) until ``release()`` or the server stops, then is answered as usual. Tests use
+  it to act while the bot is in a known phase (e.g. stop it while it waits for deleteWebhook).
 
 With ``applied=True`` the request takes effect first and only the answer is lost or replaced,
 which is how a bot ends up not knowing whether Telegram accepted its message.
@@ -18,9 +21,10 @@ which is how a bot ends up not knowing whether Telegram accepted its message.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -88,6 +92,12 @@ class Faults:
         self.injected: list[InjectedFault] = []
         #: Messages sent or edited by requests whose answer an ``applied`` fault replaced.
         self.lost_answers: list[LostAnswer] = []
+        self._holds: dict[str, int] = {}
+        self._released = asyncio.Event()
+        #: Requests waiting unanswered now (``hold_next``), by lower-case method name.
+        self.held: Counter[str] = Counter()
+        #: Every request that was held, by lower-case method name.
+        self.ever_held: Counter[str] = Counter()
 
     def fail_next(
         self,
@@ -141,6 +151,35 @@ class Faults:
         self._random_applied = applied
         self._rng = random.Random(seed)
 
+    def hold_next(self, method: str, *, count: int = 1) -> None:
+        """Hold the next ``count`` calls of ``method`` unanswered until :meth:`release` (or the
+        server stops); then they are carried out and answered as usual."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        key = method.lower()
+        self._holds[key] = self._holds.get(key, 0) + count
+
+    def release(self) -> None:
+        """Let every held request go on (holds armed but not yet used stay armed)."""
+        self._released.set()
+        self._released = asyncio.Event()
+
+    async def wait_if_held(self, method: str, closing: asyncio.Event) -> None:
+        """Hold this call of ``method`` (lower-case) if a hold is armed; the server calls this."""
+        if not self._holds.get(method):
+            return
+        self._holds[method] -= 1
+        self.held[method] += 1
+        self.ever_held[method] += 1
+        released = asyncio.ensure_future(self._released.wait())
+        closed = asyncio.ensure_future(closing.wait())
+        try:
+            await asyncio.wait({released, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            released.cancel()
+            closed.cancel()
+            self.held[method] -= 1
+
     def clear_random(self) -> None:
         self._random_rate = 0.0
 
@@ -159,8 +198,11 @@ class Faults:
         self.missing_chats.discard(chat_id)
 
     def clear(self) -> None:
-        """Disarm everything (queued, random, blocked and missing chats); keep the log."""
+        """Disarm everything (queued, random, holds, blocked and missing chats) and release the
+        held requests; keep the log."""
         self._queued.clear()
+        self._holds.clear()
+        self.release()
         self.clear_random()
         self.blocked_chats.clear()
         self.missing_chats.clear()

@@ -167,6 +167,7 @@ class BotApiServer(World):
         handler = self._api.handler(method)
         if handler is None:
             return ApiError(404, "Not Found: method not found").to_response()
+        await self.faults.wait_if_held(method, self.closing)  # faults.hold_next: a slow answer
         fault = self.faults.take(method)
         if fault is not None and not fault.applied:
             return await self._fault_response(request, fault)

@@ -10,10 +10,17 @@ from dataclasses import dataclass
 
 from storage.models import Article, Entity, SearchHit
 
+# Said (as a note) when a search was stopped for costing too much.
+TOO_BROAD_NOTE = (
+    "the search is too broad to answer quickly; narrow it: more words, fewer or longer "
+    "prefixes (diplomat* rather than dip*), fewer OR alternatives, or a date (since:2024-01)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """A page of search results for a user query."""
+    """A page of search results for a user query; ``too_broad``: the search was stopped for
+    costing too much (nothing found is known; ``warnings`` ends with :data:`TOO_BROAD_NOTE`)."""
 
     query: str
     total: int
@@ -22,6 +29,7 @@ class SearchResult:
     hits: tuple[SearchHit, ...]
     warnings: tuple[str, ...] = ()
     total_capped: bool = False  # ``total`` is a floor: counting stopped there
+    too_broad: bool = False
 
 
 @dataclass(frozen=True, slots=True)

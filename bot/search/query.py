@@ -7,7 +7,7 @@ Syntax (Google-like; everything else is treated as plain words):
 ``"foreign minister"`` the words next to each other, in order
 ``nato OR osce``       either word (``|`` works too); binds tighter than AND
 ``-ukraine``           exclude a word or a ``-"quoted phrase"`` (``NOT x`` too)
-``secur*``             words starting with ``secur`` (at least 3 letters)
+``secur*``             words starting with ``secur`` (at least 3 letters; 8 prefixes at most)
 ``since:2022-01-31``   published on or after; ``2022-01`` and ``2022`` work too
 ``until:2022-12``      published on or before (inclusive; a month or year to its end)
 ``source:reuters``     carried by a source whose name contains ``reuters``
@@ -16,11 +16,20 @@ Syntax (Google-like; everything else is treated as plain words):
 ``order:newest``       newest first instead of the relevance/recency blend
 =====================  ==========================================================
 
-:func:`parse_query` never raises. Every word is reduced to runs of Unicode letters, digits
-and combining marks, so nothing the user types reaches the full-text engine's query
-language; a word that is several runs (``U.S.``, ``al-Assad``) becomes a phrase, which is how
-the index tokenised it. What was ignored (a bad date, a lone ``*``, an unknown ``title:``
-filter, terms past the cap) is reported in :attr:`ParsedQuery.warnings`.
+:func:`parse_query` never raises. Every word is reduced to the tokens the full-text index
+makes of it (:func:`word_runs`: runs of Unicode letters and digits, cut where the index's
+tokenizer cuts), so nothing the user types reaches the full-text engine's query language; a
+word that is several runs (``U.S.``, ``al-Assad``) becomes a phrase, which is how the index
+tokenised it. What was ignored or changed (a bad or out-of-range date, a lone ``*``, an
+unknown ``title:`` filter, terms or prefixes past the caps) is reported in
+:attr:`ParsedQuery.warnings`.
+
+**Cost.** A query's cost grows with its words and, above all, its prefixes: ``con*`` reads the
+index entries of every stored word starting with ``con``. So a query searches at most
+:data:`MAX_WORDS` words, a prefix needs :data:`MIN_PREFIX_CHARS` letters *as the index sees
+them* (``s`` followed by two combining marks is the one-letter prefix ``s``, not three), and
+at most :data:`MAX_PREFIX_TERMS` prefixes are expanded (the rest are searched as whole
+words). Whatever still costs too much is stopped by storage's time budget.
 """
 
 from __future__ import annotations
@@ -45,6 +54,22 @@ MAX_WORDS = 32  # words across all terms and phrases; more is noise and costs ti
 MAX_WORD_CHARS = 64
 MAX_FILTER_VALUE_CHARS = 100
 MIN_PREFIX_CHARS = 3  # shorter prefixes (``a*``) would match most of the vocabulary
+# 32 common 3-letter prefixes ORed took ~0.45 s on 10,000 articles, 8 took ~0.07-0.15 s.
+MAX_PREFIX_TERMS = 8
+# Dates outside these are clamped to them (with a note): no news archive reaches past them,
+# and every backend can hold them.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+# The combining accents the index's tokenizer (``unicode61 remove_diacritics 2``) drops inside a
+# word: SQLite's ``sqlite3Fts5UnicodeIsdiacritic``, 25 marks between U+0300 and U+0331. Any
+# other combining mark ends a token there, like a space.
+_DROPPED_ACCENTS = frozenset(
+    chr(code)
+    for code in (
+        *range(0x300, 0x305), *range(0x306, 0x30D), 0x30F, 0x311, 0x31B,
+        *range(0x323, 0x329), 0x32D, 0x32E, 0x330, 0x331,
+    )
+)  # fmt: skip
 
 _FILTER_KEYS = frozenset({"since", "until", "source", "person", "country", "org", "order", "sort"})
 _ORDER_WORDS: dict[str, SearchOrder] = {
@@ -111,19 +136,30 @@ def visible_text(text: str) -> str:
     return "".join(char for char in text if unicodedata.category(char) != "Cf")
 
 
+def _is_token_char(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Co"
+
+
 def word_runs(text: str) -> list[str]:
-    """The lower-cased runs of letters, digits and combining marks in ``text``; invisible
-    format characters are dropped, not taken as word breaks (see :func:`visible_text`)."""
+    """The tokens the full-text index makes of ``text`` in NFC (before stemming): lower-cased
+    runs of letters, digits and private-use characters. As in the index, an accent it drops
+    (:data:`_DROPPED_ACCENTS`) is dropped and any other combining mark ends a run, so ``s``
+    followed by marks is the one letter ``s``; each run is one token of the index, of as many
+    letters. Invisible format characters are dropped, not taken as word breaks (see
+    :func:`visible_text`)."""
     runs: list[str] = []
     current: list[str] = []
-    for char in unicodedata.normalize("NFC", visible_text(text)):
-        if unicodedata.category(char)[0] in "LNM":
+    for char in unicodedata.normalize("NFC", visible_text(text).lower()):
+        if char in _DROPPED_ACCENTS:
+            continue
+        if _is_token_char(char):
             current.append(char)
         elif current:
-            runs.append("".join(current).lower())
+            runs.append("".join(current))
             current = []
     if current:
-        runs.append("".join(current).lower())
+        runs.append("".join(current))
     return [run[:MAX_WORD_CHARS] for run in runs]
 
 
@@ -140,6 +176,7 @@ class _Parser:
         self.groups: list[list[Clause]] = []
         self.excluded: list[Clause] = []
         self.words = 0
+        self.prefixes = 0
         self.pending_or = False
         self.last_was_positive = False
         self.negate_next = False
@@ -232,9 +269,20 @@ class _Parser:
             return Phrase(tuple(runs))
         if prefix and len(runs[0]) < MIN_PREFIX_CHARS:
             self.warnings.append(
-                f"{runs[0]}* is too short a prefix (min {MIN_PREFIX_CHARS}); searching the word"
+                f"{runs[0]}* is too short a prefix (min {MIN_PREFIX_CHARS} letters); "
+                "searching the word"
             )
             prefix = False
+        if prefix and self.prefixes >= MAX_PREFIX_TERMS:
+            if self.prefixes == MAX_PREFIX_TERMS:
+                self.warnings.append(
+                    f"only the first {MAX_PREFIX_TERMS} prefixes (word*) are expanded; "
+                    "the others are searched as whole words"
+                )
+                self.prefixes += 1  # warn once
+            prefix = False
+        elif prefix:
+            self.prefixes += 1
         return Term(runs[0], prefix=prefix)
 
     def _phrase_clause(self, body: str) -> Clause | None:
@@ -285,7 +333,15 @@ class _Parser:
             parsed = _parse_date(value, end=key == "until")
             if parsed is None:
                 self.warnings.append(f"{key}:{value} is not a date like 2022-01-31; ignored")
-            elif key == "since":
+                return
+            clamped = min(max(parsed, EARLIEST_DATE), LATEST_DATE)
+            if clamped != parsed:
+                self.warnings.append(
+                    f"{key}:{value} is outside {EARLIEST_DATE.year}-{LATEST_DATE.year}; "
+                    f"read as {key}:{clamped.isoformat()}"
+                )
+                parsed = clamped
+            if key == "since":
                 self.since = parsed
             else:
                 self.until = parsed

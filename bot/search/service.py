@@ -3,6 +3,10 @@
 Queries are parsed by ``bot.search.query`` into a safe ``SearchQuery``; entity filters
 (``person:``, ``country:``, ``org:``) and ``/person`` resolve names with ``resolve_entities``,
 the same resolver subscriptions use, so a name finds the same entity everywhere.
+
+A search that storage stops for costing too much (``QueryTooExpensive``: past its time
+budget) is answered as ``too_broad``, with a note saying how to narrow it, never as an error
+nor as "nothing found".
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.nlp.names import lookup_keys
-from bot.search.model import ArticleView, PersonResult, SearchResult
+from bot.search.model import TOO_BROAD_NOTE, ArticleView, PersonResult, SearchResult
 from bot.search.query import ParsedQuery, parse_query
 from storage.base import Storage
-from storage.errors import NotFound
+from storage.errors import NotFound, QueryTooExpensive
 from storage.models import (
     Entity,
     EntityKind,
@@ -35,6 +39,10 @@ def _result(
     return SearchResult(
         query, found.total, page, pages, found.hits, tuple(warnings), found.total_capped
     )
+
+
+def _too_broad(query: str, page: int, warnings: Sequence[str] = ()) -> SearchResult:
+    return SearchResult(query, 0, page, 0, (), (*warnings, TOO_BROAD_NOTE), too_broad=True)
 
 
 async def resolve_entities(storage: Storage, name: str, kind: EntityKind) -> tuple[Entity, ...]:
@@ -93,7 +101,11 @@ class Search:
         )
         if order is not None:
             query = replace(query, order=order)
-        return _result(text, await self.storage.search(query), page, page_size, warnings)
+        try:
+            searched = await self.storage.search(query)
+        except QueryTooExpensive:
+            return _too_broad(text, page, warnings)
+        return _result(text, searched, page, page_size, warnings)
 
     async def latest(
         self, limit: int = 10, *, diplomatic_only: bool = True
@@ -122,14 +134,17 @@ class Search:
     ) -> SearchResult:
         """A page of the articles that mention one entity, newest first."""
         page = max(1, page)
-        result = await self.storage.search(
-            SearchQuery(
-                entity_groups=((entity_id,),),
-                order="newest",
-                limit=page_size,
-                offset=(page - 1) * page_size,
+        try:
+            result = await self.storage.search(
+                SearchQuery(
+                    entity_groups=((entity_id,),),
+                    order="newest",
+                    limit=page_size,
+                    offset=(page - 1) * page_size,
+                )
             )
-        )
+        except QueryTooExpensive:
+            return _too_broad(query, page)
         return _result(query, result, page, page_size)
 
     async def article(self, article_id: int) -> ArticleView | None:

@@ -34,31 +34,49 @@ SQLITE_PROTOCOL = 15
 SQLITE_CONSTRAINT = 19
 SQLITE_NOTADB = 26
 
-_UNAVAILABLE = frozenset(
-    {
-        SQLITE_PERM,
-        SQLITE_BUSY,
-        SQLITE_LOCKED,
-        SQLITE_NOMEM,
-        SQLITE_READONLY,
-        SQLITE_IOERR,
-        SQLITE_FULL,
-        SQLITE_CANTOPEN,
-        SQLITE_PROTOCOL,
-    }
-)
-_CORRUPT = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
+# What each primary code means and what to do about it, in words a person running the bot can
+# act on; the driver's own message goes in brackets between the two.
+_UNAVAILABLE = {
+    SQLITE_PERM: ("the database file may not be accessed", "check its permissions"),
+    SQLITE_BUSY: ("the database stayed locked by another process past the timeout", "try again"),
+    SQLITE_LOCKED: ("the database stayed locked past the timeout", "try again"),
+    SQLITE_NOMEM: ("SQLite ran out of memory", "try again with more memory free"),
+    SQLITE_READONLY: (
+        "the database cannot be written",
+        "check the permissions of the file and its folder",
+    ),
+    SQLITE_IOERR: (
+        "a disk I/O error",
+        "free some disk space if the disk is full (or a file size limit was reached), "
+        "else check the disk",
+    ),
+    SQLITE_FULL: ("the disk is full", "free some disk space and try again"),
+    SQLITE_CANTOPEN: (
+        "the database file cannot be opened",
+        "check the path and the permissions of the file and its folder",
+    ),
+    SQLITE_PROTOCOL: ("the database's locking failed", "try again"),
+}
+_CORRUPT = {
+    SQLITE_CORRUPT: ("the database is damaged", "restore it from a backup"),
+    SQLITE_NOTADB: (
+        "the file is damaged or is not a database",
+        "restore it from a backup, or use another file",
+    ),
+}
 
 
 def translate(error: sqlite3.Error) -> StorageError:
     """The storage error for a driver error (the caller raises it ``from`` the original)."""
     code = getattr(error, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    message = f"sqlite: {error}"
+    primary = code & 0xFF if isinstance(code, int) else -1
     if primary in _UNAVAILABLE:
-        return Unavailable(message)
+        what, advice = _UNAVAILABLE[primary]
+        return Unavailable(f"{what} (sqlite: {error}); {advice}")
     if primary in _CORRUPT:
-        return Corrupt(message)
+        what, advice = _CORRUPT[primary]
+        return Corrupt(f"{what} (sqlite: {error}); {advice}")
+    message = f"sqlite: {error}"
     if primary == SQLITE_CONSTRAINT or isinstance(error, sqlite3.IntegrityError):
         return ConstraintViolation(message)
     return StorageError(message)

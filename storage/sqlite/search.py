@@ -55,6 +55,15 @@ scan, so the hits are not looked up one by one).
 ``total`` is exact up to :data:`TOTAL_CAP` matches; past that it is reported as ``TOTAL_CAP``
 with ``SearchPage.total_capped`` set (callers show "10,000+"), because counting every match of
 a common word costs more than the search itself.
+
+**Cost.** What a search costs grows with the index entries it reads: a prefix such as ``con*``
+merges the entries of every stored word it starts (32 one-letter prefixes ORed took 1-2 s on
+10,000 articles). The query language caps words and prefixes (:mod:`bot.search.query`), and
+here a search has a time budget, :data:`TIME_BUDGET_S`, enforced inside SQLite by the reader's
+progress handler (:mod:`storage.sqlite.connection`): past it the statement is stopped and the
+search raises ``QueryTooExpensive``, so it holds its reader (one of a few) no longer than that.
+
+Dates are whole UTC days; any ``date`` Python holds (years 1 to 9999) is a valid bound.
 """
 
 # SQL here is assembled from constant fragments only; every value is a bound parameter.
@@ -65,7 +74,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import aiosqlite
 
@@ -93,6 +102,7 @@ RECENCY_HALF_LIFE_S = 14 * 86_400
 SNIPPET_TOKENS = 30
 ELLIPSIS = "…"
 OPENING_CHARS = 400  # text read for a snippet-less hit (filters only)
+TIME_BUDGET_S = 1.0  # a search still running after this is stopped (QueryTooExpensive)
 
 DIPLOMATIC_TAG = "dip1"
 _NO_ID = 1 << 62  # larger than any article id
@@ -238,7 +248,7 @@ def plan(query: SearchQuery) -> Plan | None:
             " OR :sort_at >= :since)"
         )
     if query.until is not None:
-        until = day_start(query.until + timedelta(days=1))  # exclusive
+        until = day_start(query.until) + DAY_S  # exclusive (a day after date.max is no date)
         params.update(until=until, until_day=day_number(until))
         conditions.append(
             ":id <= (SELECT coalesce(max(last_id), 0) FROM article_days WHERE day < :until_day)"

@@ -17,7 +17,8 @@ itself).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,14 +49,29 @@ from storage.models import (
     Subscription,
 )
 from storage.sqlite import articles, chats, entities, feeds, inbox, percolate, search
-from storage.sqlite.connection import Database, ts
+from storage.sqlite.connection import READERS, Database, ts
 
 
 class SQLiteStorage:
-    """Attaché's store in one SQLite file. Use ``async with SQLiteStorage(path) as store:``."""
+    """Attaché's store in one SQLite file. Use ``async with SQLiteStorage(path) as store:``.
 
-    def __init__(self, path: Path) -> None:
-        self._database = Database(path)
+    ``search_budget_s``: a search still running after this many seconds is stopped inside
+    SQLite and raises QueryTooExpensive (see :mod:`storage.sqlite.search`); ``readers``: reader
+    connections at most; ``clock``: monotonic seconds for that budget (tests pass their own);
+    ``create=False``: the database must exist (NoDatabase otherwise) and nothing is created.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        search_budget_s: float = search.TIME_BUDGET_S,
+        readers: int = READERS,
+        clock: Callable[[], float] = time.monotonic,
+        create: bool = True,
+    ) -> None:
+        self._database = Database(path, readers=readers, clock=clock, create=create)
+        self._search_budget_s = search_budget_s
 
     @property
     def path(self) -> Path:
@@ -134,8 +150,9 @@ class SQLiteStorage:
 
     async def search(self, query: SearchQuery) -> SearchPage:
         """Ranking and filters are documented in :mod:`storage.sqlite.search`. Its statements
-        (pages and count) read one snapshot, so the total agrees with the hits."""
-        async with self._database.read(snapshot=True) as db:
+        (pages and count) read one snapshot, so the total agrees with the hits, within one
+        time budget (QueryTooExpensive past it)."""
+        async with self._database.read(snapshot=True, budget_s=self._search_budget_s) as db:
             return await search.run(db, query)
 
     # ------------------------------------------------------------------ entities

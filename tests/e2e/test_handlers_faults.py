@@ -43,24 +43,25 @@ async def test_blocked_user_does_not_stop_the_bot(
     assert "/search" in other.text
 
 
-async def test_long_article_is_split_within_the_limit(bot: Bot) -> None:
+async def test_long_article_is_paged_within_the_limit(bot: Bot) -> None:
     long_text = SEED_TEXT.replace("Eurasian integration named", "Long report named") + "\n".join(
         f"Paragraph {n}: the ministers discussed cooperation in the OSCE and the United Nations, "
         f"agreeing to meet again in Minsk to continue item {n} of the agenda."
         for n in range(80)
     )
     outcome = await bot.services.ingest.text(long_text, source="Kazinform")
-    await bot.server.send_text(bot.alice_chat, bot.alice, f"/article {outcome.article_id}")
-    last = await bot.server.wait_for_message(bot.alice_chat.id, lambda m: "Paragraph 79" in m.text)
-    parts = bot.server.messages(bot.alice_chat.id)
-    assert parts[-1] == last and len(parts) >= 2
-    assert parts[0].text.startswith("Long report named")
-    for part in parts:
-        assert 0 < len(part.text.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
-    # split between paragraphs: no paragraph is cut in two
-    for part in parts[1:]:
-        assert part.text.startswith("Paragraph ")
-        assert part.text.endswith("of the agenda.")
+    first = await bot.ask(bot.alice_chat, bot.alice, f"/article {outcome.article_id}")
+    pages = [first]
+    while more := [b for b in pages[-1].flat_buttons if b.text.startswith("More")]:
+        await bot.press(pages[-1], more[0].callback_data or "")
+        pages.append(await bot.server.wait_for_edit(bot.alice_chat.id, first.message_id))
+    assert len(bot.server.messages(bot.alice_chat.id)) == 1  # one message, paged in place
+    assert len(pages) >= 2 and "Paragraph 79" in pages[-1].text
+    assert pages[0].text.startswith("Long report named")
+    for page in pages:
+        assert 0 < len(page.text.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+        # cut between paragraphs: no paragraph is cut in two
+        assert page.text.count("Paragraph ") == page.text.count("of the agenda.")
 
 
 async def test_a_failing_handler_is_logged_and_the_user_told(

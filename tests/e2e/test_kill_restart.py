@@ -75,8 +75,9 @@ async def test_sigkill_mid_send_loses_nothing_and_repeats_at_most_one(tmp_path: 
                     break
                 await asyncio.sleep(0.2)
         finally:
-            await bot.stop(timeout=10)
+            code = await bot.stop(timeout=120)
     assert await undelivered(db) == 0, log.read_text()[-3000:]
+    assert code == 0, log.read_text()[-3000:]  # SIGTERM: a clean stop
 
     repeats_total = 0
     for chat_id, article_ids in expected.items():

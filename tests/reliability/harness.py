@@ -129,6 +129,11 @@ class BotProcess:
             self.process.send_signal(signal.SIGKILL)
             await asyncio.to_thread(self.process.wait, 10)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (the bot stops gracefully; :meth:`stop` waits for it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     async def stop(self, timeout: float = 15.0) -> int:  # noqa: ASYNC109
         """SIGTERM and wait (SIGKILL after ``timeout``); the exit code."""
         if self.process is None:

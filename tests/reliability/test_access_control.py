@@ -15,7 +15,10 @@ from handlers.common import ADMINS_ONLY, NOT_ADMIN, NOT_CHANNEL_ADMIN
 from tests.conftest import FIXTURES, Bot
 
 STATEDEPT = (FIXTURES / "statedept_thailand_dialogue.txt").read_text(encoding="utf-8")
-FEED_URL = "https://example.org/wire/feed.xml"
+# Loopback addresses on the discard port: if access control ever broke, the fetch these
+# commands would start could not leave the machine.
+FEED_URL = "http://127.0.0.1:9/wire/feed.xml"
+STORY_URL = "http://127.0.0.1:9/story"
 
 
 async def _forge(
@@ -47,7 +50,7 @@ async def test_admin_commands_refuse_everyone_else_however_sent(bot: Bot) -> Non
     chat = bot.server.private_chat(mallory)
     commands = (
         "/stats",
-        "/ingest https://example.org/story",
+        f"/ingest {STORY_URL}",
         f"/addfeed {FEED_URL}x 15",
         "/feeds",
         f"/removefeed {feed.id}",
@@ -90,7 +93,7 @@ async def test_pasting_or_forwarding_an_article_is_not_a_way_in(bot: Bot) -> Non
     await bot.server.send_forward(chat, mallory, STATEDEPT, origin=bot.admin)
     forwarded = await bot.server.wait_for_message(chat.id)
     assert "Only the bot's administrators" in forwarded.text
-    await bot.server.send_text(chat, mallory, "https://example.org/story")
+    await bot.server.send_text(chat, mallory, STORY_URL)
     linked = await bot.server.wait_for_message(chat.id)
     assert "Only the bot's administrators" in linked.text
     # Replying /ingest to the admin's own message does not lend the admin's rights either.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.ingest import bulk
 from bot.ingest.bulk import BulkError, BulkItem, iter_bulk_file, parse_published
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -152,3 +153,41 @@ def test_unusable_files_are_reported(tmp_path: Path) -> None:
 )
 def test_published_formats(value: str | None, expected: datetime | None) -> None:
     assert parse_published(value) == expected
+
+
+def test_an_over_long_jsonl_line_is_skipped_in_bounded_steps_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_RECORD_CHARS", 5000)
+    monkeypatch.setattr(bulk, "_SKIP_CHARS", 1000)  # several steps to reach the line's end
+    first, second = _records()
+    long_line = json.dumps({"text": "word " * 3000})  # 15,000 characters
+    path = tmp_path / "long.jsonl"
+    path.write_text(f"{json.dumps(first)}\n{long_line}\n{json.dumps(second)}", encoding="utf-8")
+    results = list(iter_bulk_file(path, now=NOW))
+    assert [type(result) for result in results] == [BulkItem, BulkError, BulkItem]
+    assert str(results[1]) == (
+        f"line 2: the record is too long: {len(long_line) + 1:,} characters (at most 5,000)"
+    )
+    assert results[2].line_number == 3
+
+
+def test_a_date_out_of_range_is_that_records_error(tmp_path: Path) -> None:
+    first, second = _records()
+    late = {**first, "published": "9999-12-31T23:30:00-01:00"}  # the year 10000 in UTC
+    path = tmp_path / "dates.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (first, late, second)), encoding="utf-8")
+    results = list(iter_bulk_file(path, now=NOW))
+    assert [type(result) for result in results] == [BulkItem, BulkError, BulkItem]
+    assert "'published' is out of range" in results[1].message  # type: ignore[union-attr]
+
+
+def test_a_text_file_too_large_for_one_article_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_TEXT_FILE_BYTES", 1000)
+    path = tmp_path / "book.txt"
+    path.write_text(SEED_TEXT * 10, encoding="utf-8")
+    (error,) = list(iter_bulk_file(path, now=NOW))
+    assert isinstance(error, BulkError)
+    assert error.message.startswith("book.txt: the file is too large for one article")

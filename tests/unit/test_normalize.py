@@ -100,7 +100,19 @@ def test_canonical_url_is_idempotent() -> None:
     assert canonical_url(once) == once
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a", "mailto:a@b.c", "not a url", "http://:80/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/a",
+        "mailto:a@b.c",
+        "not a url",
+        "http://:80/",
+        # Characters no URL can carry: a UnicodeError before, far from the record that held it.
+        "https://example.com/\ud800",
+        "https://example.com/?q=\udfff",
+        "https://exa\ud800mple.com/",
+    ],
+)
 def test_canonical_url_refuses_non_web_urls(url: str) -> None:
     with pytest.raises(InvalidURLError):
         canonical_url(url)

@@ -12,6 +12,7 @@ from bot.render import (
     ingest_card,
     person_card,
     results_page,
+    search_results,
     split_html,
     subscription_line,
     visible_length,
@@ -162,3 +163,172 @@ def test_results_page_shows_a_capped_total_as_a_floor() -> None:
     exact = results_page("Search: minister", [hit], total=9_999, page=1)
     assert "10,000+ results" in capped
     assert "9,999 results" in exact
+
+
+# --------------------------------------------------------------- long titles and article pages
+
+HUGE_TITLE = "Minister " * 555 + "ends"  # 5,000 characters
+ASTRAL = "\U0001d400"  # two UTF-16 code units, as Telegram counts
+
+
+def sendable(html_text: str) -> None:
+    """Telegram's own checks (the local Bot API server's): parses, not empty, fits."""
+    from bot.sandbox.content import format_text
+
+    format_text(html_text, "HTML")
+    assert visible_length(html_text) <= MESSAGE_LIMIT
+
+
+def long_hit(number: int, title: str = HUGE_TITLE) -> SearchHit:
+    return SearchHit(
+        id=number,
+        title=title,
+        url=f"https://example.org/{number}",
+        source=ASTRAL * 3000,
+        published_at=WHEN,
+        snippet=f"{HIGHLIGHT_START}{ASTRAL * 2000}{HIGHLIGHT_END}",
+    )
+
+
+def test_a_5000_character_title_is_shortened_in_search_results() -> None:
+    from bot.search.model import SearchResult
+
+    result = SearchResult("minister", 5, 1, 1, tuple(long_hit(i) for i in range(1, 6)))
+    text = search_results(result, 5)
+    sendable(text)
+    assert text.count("/article_") == 5
+    assert HUGE_TITLE not in text and HUGE_TITLE[:150] in text and "…" in text
+
+
+def test_latest_lists_twenty_huge_titles_in_one_message() -> None:
+    hits = [long_hit(i, ASTRAL * 5000) for i in range(1, 21)]
+    text = results_page("Latest diplomatic news", hits, total=20, page=1, page_size=20)
+    sendable(text)
+    assert all(f"/article_{i}\n" in text + "\n" for i in range(1, 21))
+
+
+def test_a_person_page_with_huge_names_and_titles_is_one_message() -> None:
+    from bot.search.model import SearchResult
+    from handlers.person import render_person
+
+    aliases = tuple(f"{ASTRAL * 100} alias {n}" for n in range(500))
+    person = Entity(9, "person", ASTRAL * 5000, "person:x", aliases, 5)
+    result = SearchResult("x", 12, 1, 3, tuple(long_hit(i) for i in range(1, 6)))
+    text, markup = render_person(person, result)
+    sendable(text)
+    assert text.count("/article_") == 5 and markup is not None
+    assert "more" in text.split("Also found as: ", 1)[1].split("\n", 1)[0]
+
+
+def test_a_digest_shortens_a_5000_character_title() -> None:
+    from bot.digests.compose import DigestArticle, compose_digest
+    from storage.models import InboxItem
+
+    article = DigestArticle(1, HUGE_TITLE, None, "Kazinform", WHEN, WHEN, "Line.", True)
+    chat = Chat(5, "private", "A", "UTC")
+    sub = Subscription(3, 5, "keyword", "minister", None, WHEN)
+    digest = compose_digest(chat, [InboxItem(5, 1, 3, WHEN)], {1: article}, {3: sub})
+    assert len(digest.parts) == 1
+    sendable(digest.parts[0].html)
+    html_text = digest.parts[0].html
+    assert HUGE_TITLE not in html_text and HUGE_TITLE[:150] in html_text and "…" in html_text
+
+
+def test_the_feed_list_shortens_titles_and_urls() -> None:
+    from bot.render import feeds_page
+    from storage.models import Feed
+
+    url = "https://example.org/" + "a" * 5000
+    feed = Feed(1, url, HUGE_TITLE, None, None, 1800, WHEN, 0, None, None, True)
+    text = feeds_page([feed] * 3, "UTC", now=WHEN)
+    sendable(text)
+    assert text.count("#1 ") == 3
+
+
+def transcript(paragraphs: int) -> str:
+    """Numbered sentences in paragraphs, one paragraph a single 12,000-character run."""
+    lines = ["A long transcript"]
+    for p in range(paragraphs):
+        lines.append(" ".join(f"Sentence {p}-{s} says &lt;this&gt; & that." for s in range(30)))
+    lines.append(" ".join(f"Run-on {n} & more" for n in range(1000)))
+    return "\n".join(lines)
+
+
+def long_article(text: str, **changes: object) -> Article:
+    from dataclasses import replace
+
+    return replace(seed_article(), text=text, **changes)  # type: ignore[arg-type]
+
+
+def test_an_article_page_is_one_message_cut_at_sentence_ends() -> None:
+    from bot.render import ARTICLE_PAGE_CHARS, article_page
+    from bot.sandbox.content import format_text
+
+    article = long_article(transcript(20))
+    first = article_page(article)
+    assert first is not None and first.count > 3
+    shown = []
+    for number in range(1, first.count + 1):
+        page = article_page(article, (), number)
+        assert page is not None and page.number == number
+        sendable(page.html)
+        assert f"Page {number} of {first.count}" in page.html
+        assert page.html.startswith("<b>Eurasian integration")
+        body = page.html.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
+        assert visible_length(body) <= ARTICLE_PAGE_CHARS
+        plain, _ = format_text(body, "HTML")
+        if "Run-on" not in plain:
+            assert plain.endswith("that."), plain[-40:]  # a sentence end, not mid-sentence
+        shown.append(plain)
+    assert " ".join(shown).split() == article.text.split()  # every word, in order, once
+    assert article_page(article, (), 0) is None
+    assert article_page(article, (), first.count + 1) is None
+
+
+def test_an_article_page_fits_however_long_its_title_source_and_names() -> None:
+    from bot.render import ARTICLE_TITLE_CHARS, article_page
+
+    many = [Entity(n, "person", ASTRAL * 200 + str(n), f"person:{n}", (), 1) for n in range(1, 501)]
+    article = long_article(
+        ASTRAL * 40_000,
+        title=ASTRAL * 5000,
+        source=ASTRAL * 5000,
+        dateline_place=ASTRAL * 5000,
+        url=None,
+    )
+    first = article_page(article, many)
+    assert first is not None and first.count > 1
+    for number in (1, 2, first.count):
+        page = article_page(article, many, number)
+        assert page is not None
+        sendable(page.html)
+        assert f"/article_{article.id}" in page.html  # no URL: the command to open it again
+    title_line = first.html.split("\n", 1)[0]
+    assert visible_length(title_line) <= 2 * ARTICLE_TITLE_CHARS
+    assert "more" in first.html.split("Mentions: ", 1)[1].split("\n", 1)[0]
+
+
+def test_an_article_of_415_kb_is_paged_not_split() -> None:
+    from bot.render import article_page
+
+    body = "\n".join(
+        " ".join(f"Paragraph {p} sentence {s} of the very long report." for s in range(12))
+        for p in range(750)
+    )
+    assert len(body.encode()) > 415_000
+    article = long_article(body, url="https://example.org/report")
+    first = article_page(article)
+    assert first is not None
+    assert len(body) / 3000 <= first.count <= len(body) / 2000  # pages of ~3,000 characters
+    sendable(first.html)
+    assert "/article_" not in first.html  # the title links to the article
+
+
+def test_the_ingest_card_shortens_a_huge_title_and_name_lists() -> None:
+    from bot.ingest.model import IngestOutcome
+
+    names = tuple(f"Person Number {n}" for n in range(2000))
+    card = ingest_card(IngestOutcome(7, True, HUGE_TITLE, persons=names, countries=names))
+    sendable(card)
+    assert "Person Number 0, Person Number 1" in card and "more" in card
+    assert "Minister Minister" in card and HUGE_TITLE not in card

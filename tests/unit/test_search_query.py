@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import re
+import sqlite3
+import unicodedata
 from datetime import date
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.search.query import MAX_WORDS, format_text_query, parse_query
+from bot.search.query import (
+    MAX_PREFIX_TERMS,
+    MAX_WORD_CHARS,
+    MAX_WORDS,
+    MIN_PREFIX_CHARS,
+    ParsedQuery,
+    format_text_query,
+    parse_query,
+)
 from storage.models import (
     AnyOf,
     Phrase,
     Term,
     TextQuery,
 )
+from storage.sqlite.percolate import TOKENIZE
+from storage.sqlite.search import fts_expression
 
 
 def test_words_are_required_and_lowercased() -> None:
@@ -136,6 +151,7 @@ HOSTILE = [
 def test_hostile_inputs_return_normally() -> None:
     for text in HOSTILE:
         parsed = parse_query(text)
+        _check_parsed(parsed)
         if parsed.text is not None:
             for group in parsed.text.required:
                 for option in group.options:
@@ -148,12 +164,93 @@ def test_cyrillic_is_kept() -> None:
     assert parsed.text == TextQuery((AnyOf((Term("лавров"),)),))
 
 
+# ``parse_query`` catches its own exceptions (and falls back to plain words), so "it did not
+# raise" proves nothing: the properties below check what it returns instead.
+
+#: What may stand outside quoted strings in an FTS5 expression built from a parsed query.
+_FTS_TOKEN = re.compile(r'\s+|"(?:[^"]|"")*"\*?|\(|\)|AND\b|OR\b|NOT\b|\{title text\} :')
+
+
+def _is_token_char(char: str) -> bool:
+    """What the index keeps in a token: letters, digits and private-use characters."""
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Co"
+
+
+@functools.cache
+def _fts_table() -> sqlite3.Connection:
+    """An empty FTS5 table shaped like the index, to have SQLite parse an expression."""
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.execute(f"CREATE VIRTUAL TABLE fts USING fts5(title, text, tags, tokenize = '{TOKENIZE}')")
+    return db
+
+
+def _check_fts_expression(expression: str) -> None:
+    """Only quoted tokens and FTS5's own operators, balanced, and accepted by SQLite."""
+    depth = 0
+    pos = 0
+    while pos < len(expression):
+        token = _FTS_TOKEN.match(expression, pos)
+        assert token, f"{expression[pos : pos + 20]!r} in {expression!r}"
+        part = token.group()
+        if part == "(":
+            depth += 1
+        elif part == ")":
+            depth -= 1
+            assert depth >= 0, expression
+        elif part.startswith('"'):
+            words = part.removesuffix("*")[1:-1]
+            assert words.split(" ") and all(words.split(" ")), expression
+            assert all(_is_token_char(c) for c in words.replace(" ", "")), ascii(expression)
+        pos = token.end()
+    assert depth == 0, expression
+    _fts_table().execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expression,)).fetchall()
+
+
+def _check_parsed(parsed: ParsedQuery) -> None:
+    assert not any(w.startswith("query read as plain words") for w in parsed.warnings), (
+        "the parser failed and fell back to plain words",
+        parsed.warnings,
+    )
+    for warning in parsed.warnings:
+        assert isinstance(warning, str) and warning.strip()
+        assert not any(unicodedata.category(c) == "Cc" for c in warning), ascii(warning)
+    if parsed.since and parsed.until:
+        assert parsed.since <= parsed.until
+    if parsed.text is None:
+        return
+    assert 1 <= len(parsed.text.required) <= MAX_WORDS
+    clauses = [c for group in parsed.text.required for c in group.options]
+    clauses += parsed.text.excluded
+    words = 0
+    for clause in clauses:
+        tokens = clause.words if isinstance(clause, Phrase) else (clause.text,)
+        assert len(tokens) >= (2 if isinstance(clause, Phrase) else 1)
+        words += len(tokens)
+        for token in tokens:
+            assert 0 < len(token) <= MAX_WORD_CHARS, token
+            assert all(_is_token_char(c) for c in token), ascii(token)
+    assert words <= MAX_WORDS
+    prefixes = [c for c in clauses if isinstance(c, Term) and c.prefix]
+    assert len(prefixes) <= MAX_PREFIX_TERMS
+    assert all(len(c.text) >= MIN_PREFIX_CHARS for c in prefixes)
+    expression = fts_expression(parsed.text)
+    assert expression is not None
+    _check_fts_expression(expression)
+
+
+def test_the_fts_expression_check_sees_a_broken_expression() -> None:
+    for broken in ('"minsk', '("minsk" OR "osce"', '"minsk" NEAR "osce"', '"min\x00sk"', "minsk"):
+        with pytest.raises((AssertionError, sqlite3.OperationalError)):
+            _check_fts_expression(broken)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_parse_never_raises_and_round_trips(text: str) -> None:
     parsed = parse_query(text)
+    _check_parsed(parsed)
     if parsed.text is not None:
-        assert 1 <= len(parsed.text.required) <= MAX_WORDS
         again = parse_query(format_text_query(parsed.text))
         assert again.text == parsed.text
 
@@ -161,10 +258,12 @@ def test_parse_never_raises_and_round_trips(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(['"', "-", "*", "OR", "(", ")", ":", "since:", "person:", "NEAR", "a"]),
+        st.sampled_from(
+            ['"', "-", "*", "OR", "(", ")", ":", "since:", "person:", "NEAR", "a", "secur*",
+             "NOT", "AND", "|", '-"', "src3", "dip1", "{title}", "^", "\x00", "\u0301", "s\u0353*"]
+        ),
         max_size=40,
     ).map(" ".join)
-)
+)  # fmt: skip
 def test_operator_soup_never_raises(text: str) -> None:
-    parsed = parse_query(text)
-    assert isinstance(parsed.warnings, tuple)
+    _check_parsed(parse_query(text))
